@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: MIT
+/*
+ * validate.c - load-time checks of a program, before it is pre-decoded.
+ *
+ * This is not a verifier: it proves nothing about values or memory (the interpreter
+ * checks every access at run time). It enforces what makes the instruction stream
+ * well-formed, with the kernel's structural rules: every instruction is known, fields an
+ * instruction does not use are zero, registers exist and r10 is never written, helpers
+ * exist, jumps land on an instruction of their own subprogram and never on the second
+ * half of an lddw, and each subprogram ends in exit or an unconditional jump, so the
+ * interpreter can never run off the end of the program.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm_internal.h"
+
+struct validator {
+	const struct nsbpf_insn *insns;
+	uint32_t len;
+	const struct nsbpf_vm_env *env;
+	enum isa_op *op;
+	uint8_t *is_func;
+	uint8_t *is_lddw_tail;
+	char *log;
+	size_t log_size;
+};
+
+__attribute__((format(printf, 3, 4))) static int reject(struct validator *v, uint32_t idx,
+							  const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!v->log || !v->log_size)
+		return -EINVAL;
+	n = snprintf(v->log, v->log_size, "insn %u: ", idx);
+	if (n >= 0 && (size_t)n < v->log_size) {
+		va_start(ap, fmt);
+		vsnprintf(v->log + n, v->log_size - n, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* Whether executing `op` writes its dst register (r10 must never be written). */
+static bool writes_dst(enum isa_op op)
+{
+	switch (isa_ops[op].format) {
+	case ISA_FMT_ALU_K:
+	case ISA_FMT_ALU_X:
+	case ISA_FMT_ALU_UN:
+	case ISA_FMT_LDX:
+	case ISA_FMT_LDDW:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Whether an atomic op writes its src register (the fetch forms and xchg). */
+static bool writes_src(const struct nsbpf_insn *insn, enum isa_op op)
+{
+	return isa_ops[op].format == ISA_FMT_ATOMIC && (insn->imm & 0x01);
+}
+
+static const char *describe_opcode_miss(const struct nsbpf_insn *insn)
+{
+	for (int op = 0; op < ISA_NR_OPS; op++) {
+		if (isa_ops[op].code != insn->code)
+			continue;
+		switch (isa_ops[op].match) {
+		case ISA_M_OFF:
+			return "invalid offset for this opcode";
+		case ISA_M_IMM:
+			return "invalid immediate for this opcode";
+		case ISA_M_SRC:
+			return "invalid src_reg for this opcode";
+		default:
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int check_fields(struct validator *v, uint32_t i, enum isa_op op)
+{
+	const struct nsbpf_insn *insn = &v->insns[i];
+	const struct isa_op_desc *d = &isa_ops[op];
+	uint8_t used = d->fields;
+
+	/* The discriminating field is checked by the decoder; it is not "reserved". */
+	if (d->match == ISA_M_OFF)
+		used |= ISA_OFF;
+	else if (d->match == ISA_M_IMM)
+		used |= ISA_IMM;
+	else if (d->match == ISA_M_SRC)
+		used |= ISA_SRC;
+
+	if (!(used & ISA_DST) && insn->dst_reg)
+		return reject(v, i, "reserved field dst_reg must be zero (opcode 0x%02x)", insn->code);
+	if (!(used & ISA_SRC) && insn->src_reg)
+		return reject(v, i, "reserved field src_reg must be zero (opcode 0x%02x)", insn->code);
+	if (!(used & ISA_OFF) && insn->off)
+		return reject(v, i, "reserved field off must be zero (opcode 0x%02x)", insn->code);
+	if (!(used & ISA_IMM) && insn->imm)
+		return reject(v, i, "reserved field imm must be zero (opcode 0x%02x)", insn->code);
+
+	if ((used & ISA_DST) && insn->dst_reg >= ISA_NR_REGS)
+		return reject(v, i, "invalid register r%u", insn->dst_reg);
+	/* lddw's src_reg is a pseudo source, checked by check_lddw(). */
+	if ((d->fields & ISA_SRC) && d->format != ISA_FMT_LDDW && insn->src_reg >= ISA_NR_REGS)
+		return reject(v, i, "invalid register r%u", insn->src_reg);
+	if (writes_dst(op) && insn->dst_reg == ISA_REG_FP)
+		return reject(v, i, "frame pointer r10 is read only");
+	if (writes_src(insn, op) && insn->src_reg == ISA_REG_FP)
+		return reject(v, i, "frame pointer r10 is read only");
+	return 0;
+}
+
+static int check_lddw(struct validator *v, uint32_t i)
+{
+	const struct nsbpf_insn *insn = &v->insns[i], *tail;
+
+	if (i + 1 >= v->len)
+		return reject(v, i, "lddw is missing its second half");
+	tail = &v->insns[i + 1];
+	if (tail->code || tail->dst_reg || tail->src_reg || tail->off)
+		return reject(v, i + 1, "invalid second half of lddw");
+	if (insn->src_reg > ISA_PSEUDO_MAX)
+		return reject(v, i, "invalid ld_imm64 source %u", insn->src_reg);
+	if (insn->src_reg == ISA_PSEUDO_FUNC) {
+		int64_t target = (int64_t)i + insn->imm + 1;
+
+		if (tail->imm)
+			return reject(v, i, "ld_imm64 of a function has a non-zero upper half");
+		if (target < 0 || target >= v->len)
+			return reject(v, i, "function address out of range: %lld", (long long)target);
+		v->is_func[target] = 1;
+	} else if (insn->src_reg && !(v->env && v->env->resolve_imm64)) {
+		return reject(v, i, "ld_imm64 source %u needs a resolver", insn->src_reg);
+	}
+	v->is_lddw_tail[i + 1] = 1;
+	return 0;
+}
+
+static int check_call(struct validator *v, uint32_t i, enum isa_op op)
+{
+	const struct nsbpf_insn *insn = &v->insns[i];
+
+	if (op == ISA_OP_CALL_HELPER) {
+		const struct nsbpf_vm_env *env = v->env;
+
+		if (!env || insn->imm < 0 || (uint32_t)insn->imm >= env->nr_helpers ||
+		    !env->helpers[insn->imm].fn)
+			return reject(v, i, "unknown helper %d", insn->imm);
+	} else if (op == ISA_OP_CALL_LOCAL) {
+		int64_t target = (int64_t)i + insn->imm + 1;
+
+		if (target < 0 || target >= v->len)
+			return reject(v, i, "call to insn %lld out of range", (long long)target);
+		v->is_func[target] = 1;
+	}
+	return 0;
+}
+
+/* Pass 1: each instruction on its own. */
+static int check_insns(struct validator *v)
+{
+	for (uint32_t i = 0; i < v->len; i++) {
+		const struct nsbpf_insn *insn = &v->insns[i];
+		enum isa_op op;
+		int err;
+
+		if (v->is_lddw_tail[i]) {
+			v->op[i] = ISA_OP_INVALID;
+			continue;
+		}
+		op = isa_decode(insn);
+		if (op == ISA_OP_INVALID) {
+			const char *why = describe_opcode_miss(insn);
+
+			if (why)
+				return reject(v, i, "%s (opcode 0x%02x)", why, insn->code);
+			return reject(v, i, "unknown opcode 0x%02x", insn->code);
+		}
+		v->op[i] = op;
+		err = check_fields(v, i, op);
+		if (!err && op == ISA_OP_LDDW)
+			err = check_lddw(v, i);
+		if (!err && (op == ISA_OP_CALL_HELPER || op == ISA_OP_CALL_LOCAL))
+			err = check_call(v, i, op);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* The instruction a taken branch of insn i goes to, or -1 if it does not branch. */
+static int64_t branch_target(const struct nsbpf_insn *insn, uint32_t i, enum isa_op op)
+{
+	switch (isa_ops[op].format) {
+	case ISA_FMT_JA:
+	case ISA_FMT_JCC_K:
+	case ISA_FMT_JCC_X:
+		return (int64_t)i + insn->off + 1;
+	case ISA_FMT_JA32:
+		return (int64_t)i + insn->imm + 1;
+	default:
+		return -1;
+	}
+}
+
+static bool ends_subprog(enum isa_op op)
+{
+	return op == ISA_OP_EXIT || op == ISA_OP_JA || op == ISA_OP_JA32;
+}
+
+/* Pass 2: control flow stays inside each subprogram and never runs off its end. */
+static int check_flow(struct validator *v)
+{
+	uint32_t start = 0, end = 0;
+
+	for (uint32_t i = 0; i < v->len; i++) {
+		enum isa_op op = v->op[i];
+		bool last = i + 1 == v->len || v->is_func[i + 1];
+
+		if (v->is_func[i]) {
+			start = i;
+			end = i + 1;
+			while (end < v->len && !v->is_func[end])
+				end++;
+		}
+		/* a call target that splits an lddw is caught here too */
+		if (v->is_func[i] && v->is_lddw_tail[i])
+			return reject(v, i, "subprogram starts inside an lddw");
+		if (op != ISA_OP_INVALID && branch_target(&v->insns[i], i, op) != -1) {
+			int64_t target = branch_target(&v->insns[i], i, op);
+
+			if (target < start || target >= end)
+				return reject(v, i, "jump out of range to insn %lld",
+					      (long long)target);
+			if (v->is_lddw_tail[target])
+				return reject(v, i, "jump into the middle of lddw at insn %lld",
+					      (long long)target);
+		}
+		if (last && (op == ISA_OP_INVALID || !ends_subprog(op)))
+			return reject(v, i, "last instruction of a subprogram must be exit or ja "
+					    "(execution would fall off the end)");
+	}
+	return 0;
+}
+
+int vm_validate(const struct nsbpf_insn *insns, uint32_t len, const struct nsbpf_vm_env *env,
+		struct vm_validated *out, char *log, size_t log_size)
+{
+	struct validator v = {
+		.insns = insns, .len = len, .env = env, .log = log, .log_size = log_size,
+	};
+	int err;
+
+	if (log && log_size)
+		log[0] = '\0';
+	if (!insns || len == 0) {
+		if (log && log_size)
+			snprintf(log, log_size, "program has no instructions");
+		return -EINVAL;
+	}
+	if (len > NSBPF_VM_MAX_INSNS) {
+		if (log && log_size)
+			snprintf(log, log_size, "program of %u instructions exceeds %u", len,
+				 NSBPF_VM_MAX_INSNS);
+		return -E2BIG;
+	}
+	v.op = calloc(len, sizeof(*v.op));
+	v.is_func = calloc(len, 1);
+	v.is_lddw_tail = calloc(len, 1);
+	if (!v.op || !v.is_func || !v.is_lddw_tail) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	v.is_func[0] = 1;
+	err = check_insns(&v);
+	if (err)
+		goto err_free;
+	err = check_flow(&v);
+	if (err)
+		goto err_free;
+	free(v.is_lddw_tail);
+	out->op = v.op;
+	out->is_func = v.is_func;
+	return 0;
+
+err_free:
+	free(v.op);
+	free(v.is_func);
+	free(v.is_lddw_tail);
+	return err;
+}
