@@ -126,7 +126,7 @@ struct nsbpf_vm_run {
 	_Alignas(16) uint8_t stack[NSBPF_VM_STACK_SIZE * NSBPF_VM_MAX_FRAMES];
 	struct nsbpf_vm_region regions[NSBPF_VM_MAX_REGIONS];
 	uint32_t nr_regions;
-	uint32_t nr_fixed_regions; /* regions kept across runs (see nsbpf_vm_run_reset) */
+	uint32_t nr_fixed_regions; /* the first ones, kept across runs */
 	/* embedder: instructions allowed per exec; 0 = no limit */
 	uint64_t insn_budget;
 	/* embedder: packet for legacy LD_ABS/LD_IND (skb data); NULL = those loads fail */
@@ -134,7 +134,7 @@ struct nsbpf_vm_run {
 	uint32_t ld_abs_len;
 	/* embedder: opaque pointer for helpers */
 	void *user;
-	/* The current program (changes on tail calls), for helpers. */
+	/* The running program (changes on tail calls), for helpers; NULL between runs. */
 	const struct nsbpf_vm_prog *prog;
 	uint32_t tail_calls;
 	uint32_t depth;	     /* frames in use below the running one, for nsbpf_vm_call_func */
@@ -149,14 +149,12 @@ struct nsbpf_vm_run {
 /* Zeroes the run context: no regions but the stack, no budget. */
 void nsbpf_vm_run_init(struct nsbpf_vm_run *run);
 /*
- * Grants the program access to [start, start+len). Regions added before the first exec
- * (or before nsbpf_vm_run_fix_regions()) stay; regions added by helpers during a run are
- * dropped when the next exec starts. -E2BIG when the table is full.
+ * Grants the program access to [start, start+len). Regions added outside nsbpf_vm_exec()
+ * stay until cleared; regions a helper adds during a run are dropped when the next exec
+ * starts. -E2BIG when the table is full.
  */
 int nsbpf_vm_run_add_region(struct nsbpf_vm_run *run, const void *start, uint64_t len,
 			    uint32_t flags);
-/* Makes the regions added so far the permanent ones and drops any later ones. */
-void nsbpf_vm_run_fix_regions(struct nsbpf_vm_run *run);
 /* Drops every region (keeping the stack); for reusing a run context with new memory. */
 void nsbpf_vm_run_clear_regions(struct nsbpf_vm_run *run);
 /* 0 if the program may access [addr, addr+len) with `flags`, else -EFAULT. */

@@ -156,12 +156,11 @@ int nsbpf_vm_run_add_region(struct nsbpf_vm_run *run, const void *start, uint64_
 	r->start = (uintptr_t)start;
 	r->len = len;
 	r->flags = flags;
+	/* Outside a run the embedder is setting up memory that stays; inside, a helper
+	 * lends memory for this run only. */
+	if (!run->prog)
+		run->nr_fixed_regions = run->nr_regions;
 	return 0;
-}
-
-void nsbpf_vm_run_fix_regions(struct nsbpf_vm_run *run)
-{
-	run->nr_fixed_regions = run->nr_regions;
 }
 
 void nsbpf_vm_run_clear_regions(struct nsbpf_vm_run *run)
@@ -221,6 +220,7 @@ int nsbpf_vm_exec(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run, ui
 		  uint64_t r2, uint64_t *ret)
 {
 	const uint64_t args[5] = { r1, r2, 0, 0, 0 };
+	int err;
 
 	run->nr_regions = run->nr_fixed_regions;
 	run->prog = prog;
@@ -229,7 +229,9 @@ int nsbpf_vm_exec(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run, ui
 	run->insn_count = 0;
 	run->err = 0;
 	run->err_msg[0] = '\0';
-	return vm_interp(prog, run, prog->ops, args, 0, ret);
+	err = vm_interp(prog, run, prog->ops, args, 0, ret);
+	run->prog = NULL;
+	return err;
 }
 
 int nsbpf_vm_call_func(struct nsbpf_vm_run *run, uint64_t func, const uint64_t args[5],
