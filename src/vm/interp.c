@@ -25,7 +25,7 @@
 struct frame {
 	const struct vm_op *ret;
 	const struct nsbpf_vm_prog *prog;
-	uint64_t saved[5]; /* r6..r9, r10 */
+	uint64_t saved[4]; /* r6..r9; r10 is recomputed on return */
 };
 
 enum access_result {
@@ -35,16 +35,19 @@ enum access_result {
 };
 
 /*
- * The stack is checked first (most accesses go there) and must be naturally aligned, as
- * the kernel's verifier requires for stack slots; other regions accept any alignment,
- * as the kernel does on x86-64.
+ * The stack is checked first (most accesses go there): the running frame's 512 bytes and
+ * its callers' frames (a callee may write through a pointer to its caller's stack), never
+ * the unused frames below. Stack accesses must be naturally aligned, as the kernel's
+ * verifier requires for stack slots; other regions accept any alignment, as the kernel
+ * does on x86-64.
  */
 static inline enum access_result check_access(const struct nsbpf_vm_run *run, uintptr_t addr,
-					      uint32_t size, uint32_t flags)
+					      uint32_t size, uint32_t flags, uintptr_t stack_lo,
+					      uintptr_t stack_span)
 {
-	uintptr_t off = addr - (uintptr_t)run->stack;
+	uintptr_t off = addr - stack_lo;
 
-	if (off <= sizeof(run->stack) - size)
+	if (off <= stack_span - size)
 		return (addr & (size - 1)) ? ACCESS_MISALIGNED : ACCESS_OK;
 	for (uint32_t i = 0; i < run->nr_regions; i++) {
 		const struct nsbpf_vm_region *r = &run->regions[i];
@@ -78,9 +81,13 @@ static inline uint64_t load_be(const uint8_t *p, uint32_t size)
 	return v;
 }
 
-static int interp(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run,
-		  const struct vm_op *entry, const uint64_t args[5], uint32_t depth, uint64_t *ret,
-		  const void *const **table)
+/*
+ * With prog == NULL, stores the address of the handler table in *ret instead of running:
+ * label addresses exist only inside this function, and a wrapper around it would cost
+ * every run a second call.
+ */
+int vm_interp(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run,
+	      const struct vm_op *entry, const uint64_t args[5], uint32_t depth, uint64_t *ret)
 {
 	static const void *const handlers[ISA_NR_OPS] = {
 #define HANDLER(name, ...) [ISA_OP_##name] = &&op_##name,
@@ -92,20 +99,31 @@ static int interp(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run,
 	const struct vm_op *ip = entry, *seg = entry;
 	uint64_t budget, count = 0;
 	uint64_t reg[ISA_NR_REGS];
-	uintptr_t addr;
+	uintptr_t addr, stack_lo, stack_top;
 	enum access_result access;
 	int err = 0;
 
-	if (unlikely(table)) {
-		*table = handlers;
+	if (unlikely(!prog)) {
+		*ret = (uintptr_t)handlers;
 		return 0;
 	}
 	budget = run->insn_budget ? run->insn_budget - run->insn_count : UINT64_MAX;
 	if (run->insn_budget && run->insn_count >= run->insn_budget)
 		goto out_budget;
-	memset(reg, 0, sizeof(reg));
-	memcpy(&reg[1], args, 5 * sizeof(uint64_t));
-	reg[ISA_REG_FP] = (uintptr_t)run->stack + sizeof(run->stack) - depth * NSBPF_VM_STACK_SIZE;
+	/*
+	 * Register by register: args was just written with 8-byte stores, and a wider copy
+	 * would stall on store forwarding at every entry.
+	 */
+	reg[0] = 0;
+	reg[1] = args[0];
+	reg[2] = args[1];
+	reg[3] = args[2];
+	reg[4] = args[3];
+	reg[5] = args[4];
+	reg[6] = reg[7] = reg[8] = reg[9] = 0;
+	stack_top = (uintptr_t)run->stack + sizeof(run->stack);
+	reg[ISA_REG_FP] = stack_top - depth * NSBPF_VM_STACK_SIZE;
+	stack_lo = reg[ISA_REG_FP] - NSBPF_VM_STACK_SIZE;
 
 #define NEXT                              \
 	do {                              \
@@ -251,7 +269,8 @@ op_JA32:
 #define ACCESS(ADDR, SIZE, FLAGS)                                                    \
 	do {                                                                         \
 		addr = (ADDR);                                                       \
-		access = check_access(run, addr, (SIZE), (FLAGS));                   \
+		access = check_access(run, addr, (SIZE), (FLAGS), stack_lo,          \
+				      stack_top - stack_lo);                         \
 		if (unlikely(access != ACCESS_OK)) {                                 \
 			err = fault(run, prog, ip, addr, (SIZE), (FLAGS), access);   \
 			goto out;                                                    \
@@ -400,13 +419,25 @@ call_helper:
 		}
 		run->prog = prog;
 		run->depth = depth + nr_frames;
+		/*
+		 * Settle the count before the helper runs: callbacks it makes into the
+		 * program are charged to the same budget, through run->insn_count.
+		 */
+		SETTLE_COUNT();
+		run->insn_count += count;
+		count = 0;
+		seg = ip + 1;
 		reg[0] = helper->fn(reg[1], reg[2], reg[3], reg[4], reg[5], run);
 		if (unlikely(run->err)) {
 			err = run->err;
-			if (!run->err_msg[0])
-				vm_fail(run, err, (uint32_t)(ip - prog->ops), 0,
-					"helper %s failed", helper->name ? helper->name : "?");
-			goto out;
+			if (run->err_pc == VM_ERR_PC_UNKNOWN) /* failed in the helper itself */
+				run->err_pc = (uint32_t)(ip - prog->ops);
+			goto out_settled;
+		}
+		if (run->insn_budget) {
+			if (run->insn_count >= run->insn_budget)
+				goto out_budget;
+			budget = run->insn_budget - run->insn_count;
 		}
 		NEXT;
 	}
@@ -420,46 +451,57 @@ op_CALL_LOCAL:
 	}
 	frames[nr_frames].ret = ip + 1;
 	frames[nr_frames].prog = prog;
-	memcpy(frames[nr_frames].saved, &reg[6], sizeof(frames[nr_frames].saved));
+	/* one by one, for the same store-forwarding reason as at entry */
+	frames[nr_frames].saved[0] = reg[6];
+	frames[nr_frames].saved[1] = reg[7];
+	frames[nr_frames].saved[2] = reg[8];
+	frames[nr_frames].saved[3] = reg[9];
 	nr_frames++;
 	reg[ISA_REG_FP] -= NSBPF_VM_STACK_SIZE;
+	stack_lo -= NSBPF_VM_STACK_SIZE;
 	JUMP(ip + ip->imm + 1);
 
 op_EXIT:
 	if (nr_frames) {
 		nr_frames--;
-		memcpy(&reg[6], frames[nr_frames].saved, sizeof(frames[nr_frames].saved));
+		reg[6] = frames[nr_frames].saved[0];
+		reg[7] = frames[nr_frames].saved[1];
+		reg[8] = frames[nr_frames].saved[2];
+		reg[9] = frames[nr_frames].saved[3];
 		prog = frames[nr_frames].prog;
+		reg[ISA_REG_FP] += NSBPF_VM_STACK_SIZE;
+		stack_lo += NSBPF_VM_STACK_SIZE;
 		JUMP(frames[nr_frames].ret);
 	}
 out_exit:
 	SETTLE_COUNT();
 	run->insn_count += count;
 	*ret = reg[0];
+	if (!depth) /* the outermost run is over: helpers lend no more memory */
+		run->prog = NULL;
 	return 0;
 
 out_budget:
 	run->insn_count += count;
+	if (!depth)
+		run->prog = NULL;
 	vm_fail(run, -ELOOP, (uint32_t)(ip - prog->ops), 0,
 		"instruction budget of %llu exhausted", (unsigned long long)run->insn_budget);
 	return -ELOOP;
 
 out:
 	SETTLE_COUNT();
+out_settled:
 	run->insn_count += count;
+	if (!depth)
+		run->prog = NULL;
 	return err;
 }
 
 const void *const *vm_interp_handlers(void)
 {
-	const void *const *table = NULL;
+	uint64_t table = 0;
 
-	interp(NULL, NULL, NULL, NULL, 0, NULL, &table);
-	return table;
-}
-
-int vm_interp(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run,
-	      const struct vm_op *entry, const uint64_t args[5], uint32_t depth, uint64_t *ret)
-{
-	return interp(prog, run, entry, args, depth, ret, NULL);
+	vm_interp(NULL, NULL, NULL, NULL, 0, &table);
+	return (const void *const *)(uintptr_t)table;
 }

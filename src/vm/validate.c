@@ -199,18 +199,21 @@ static int check_insns(struct validator *v)
 	return 0;
 }
 
-/* The instruction a taken branch of insn i goes to, or -1 if it does not branch. */
-static int64_t branch_target(const struct nsbpf_insn *insn, uint32_t i, enum isa_op op)
+/* Whether insn i branches; if so, where its taken branch goes (possibly out of range). */
+static bool branch_target(const struct nsbpf_insn *insn, uint32_t i, enum isa_op op,
+			  int64_t *target)
 {
 	switch (isa_ops[op].format) {
 	case ISA_FMT_JA:
 	case ISA_FMT_JCC_K:
 	case ISA_FMT_JCC_X:
-		return (int64_t)i + insn->off + 1;
+		*target = (int64_t)i + insn->off + 1;
+		return true;
 	case ISA_FMT_JA32:
-		return (int64_t)i + insn->imm + 1;
+		*target = (int64_t)i + insn->imm + 1;
+		return true;
 	default:
-		return -1;
+		return false;
 	}
 }
 
@@ -223,6 +226,12 @@ static bool ends_subprog(enum isa_op op)
 static int check_flow(struct validator *v)
 {
 	uint32_t start = 0, end = 0;
+	int64_t target;
+
+	/* before anything else: a subprogram starting mid-lddw would also "fall off" */
+	for (uint32_t i = 0; i < v->len; i++)
+		if (v->is_func[i] && v->is_lddw_tail[i])
+			return reject(v, i, "subprogram starts inside an lddw");
 
 	for (uint32_t i = 0; i < v->len; i++) {
 		enum isa_op op = v->op[i];
@@ -234,12 +243,7 @@ static int check_flow(struct validator *v)
 			while (end < v->len && !v->is_func[end])
 				end++;
 		}
-		/* a call target that splits an lddw is caught here too */
-		if (v->is_func[i] && v->is_lddw_tail[i])
-			return reject(v, i, "subprogram starts inside an lddw");
-		if (op != ISA_OP_INVALID && branch_target(&v->insns[i], i, op) != -1) {
-			int64_t target = branch_target(&v->insns[i], i, op);
-
+		if (op != ISA_OP_INVALID && branch_target(&v->insns[i], i, op, &target)) {
 			if (target < start || target >= end)
 				return reject(v, i, "jump out of range to insn %lld",
 					      (long long)target);

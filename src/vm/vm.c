@@ -172,11 +172,13 @@ void nsbpf_vm_run_clear_regions(struct nsbpf_vm_run *run)
 int nsbpf_vm_run_check_access(const struct nsbpf_vm_run *run, uintptr_t addr, uint64_t len,
 			      uint32_t flags)
 {
-	uintptr_t stack = (uintptr_t)run->stack;
+	uintptr_t top = (uintptr_t)run->stack + sizeof(run->stack);
+	/* the calling frame and its callers, as the interpreter allows */
+	uintptr_t lo = top - (uintptr_t)(run->depth + 1) * NSBPF_VM_STACK_SIZE;
 
 	if (addr + len < addr)
 		return -EFAULT;
-	if (addr >= stack && addr + len <= stack + sizeof(run->stack))
+	if (addr >= lo && addr + len <= top)
 		return 0;
 	for (uint32_t i = 0; i < run->nr_regions; i++) {
 		const struct nsbpf_vm_region *r = &run->regions[i];
@@ -211,6 +213,8 @@ void nsbpf_vm_run_fail(struct nsbpf_vm_run *run, int err, const char *fmt, ...)
 
 	run->err = err < 0 ? err : -EINVAL;
 	run->err_addr = 0;
+	/* the interpreter fills in the pc of the call when it sees the failure */
+	run->err_pc = VM_ERR_PC_UNKNOWN;
 	va_start(ap, fmt);
 	vsnprintf(run->err_msg, sizeof(run->err_msg), fmt, ap);
 	va_end(ap);
@@ -220,18 +224,14 @@ int nsbpf_vm_exec(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run, ui
 		  uint64_t r2, uint64_t *ret)
 {
 	const uint64_t args[5] = { r1, r2, 0, 0, 0 };
-	int err;
 
+	/* vm_interp() clears run->prog when the run ends. */
 	run->nr_regions = run->nr_fixed_regions;
 	run->prog = prog;
 	run->tail_calls = 0;
-	run->depth = 0;
 	run->insn_count = 0;
 	run->err = 0;
-	run->err_msg[0] = '\0';
-	err = vm_interp(prog, run, prog->ops, args, 0, ret);
-	run->prog = NULL;
-	return err;
+	return vm_interp(prog, run, prog->ops, args, 0, ret);
 }
 
 int nsbpf_vm_call_func(struct nsbpf_vm_run *run, uint64_t func, const uint64_t args[5],
@@ -239,6 +239,8 @@ int nsbpf_vm_call_func(struct nsbpf_vm_run *run, uint64_t func, const uint64_t a
 {
 	const struct nsbpf_vm_prog *prog = run->prog;
 	uintptr_t base = (uintptr_t)prog->ops, idx;
+	uint32_t depth;
+	int err;
 
 	if (func < base || func >= base + (uintptr_t)prog->len * sizeof(struct vm_op) ||
 	    (func - base) % sizeof(struct vm_op))
@@ -248,5 +250,10 @@ int nsbpf_vm_call_func(struct nsbpf_vm_run *run, uint64_t func, const uint64_t a
 		return -EINVAL;
 	if (run->depth + 1 >= NSBPF_VM_MAX_FRAMES)
 		return -E2BIG;
-	return vm_interp(prog, run, &prog->ops[idx], args, run->depth + 1, ret);
+	/* the callback's own helper calls move run->depth; the caller's frame is ours */
+	depth = run->depth;
+	err = vm_interp(prog, run, &prog->ops[idx], args, depth + 1, ret);
+	run->depth = depth;
+	run->prog = prog;
+	return err;
 }

@@ -65,6 +65,9 @@ const void *const *vm_interp_handlers(void);
 int vm_interp(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run,
 	      const struct vm_op *entry, const uint64_t args[5], uint32_t depth, uint64_t *ret);
 
+/* err_pc of a failure reported by a helper, until the interpreter knows the call's pc */
+#define VM_ERR_PC_UNKNOWN UINT32_MAX
+
 /* Failure reports shared by the interpreter and the helpers' API. */
 void vm_fail(struct nsbpf_vm_run *run, int err, uint32_t pc, uintptr_t addr, const char *fmt,
 	     ...) __attribute__((format(printf, 5, 6)));

@@ -95,8 +95,12 @@ int test_env_run(const struct nsbpf_insn *insns, uint32_t nr_insns, void *mem, s
 	}
 	nsbpf_vm_run_init(run);
 	run->insn_budget = budget;
-	if (mem && mem_len)
+	if (mem && mem_len) {
 		nsbpf_vm_run_add_region(run, mem, mem_len, NSBPF_VM_RW);
+		/* legacy packet loads read the same memory, as in uBPF's harness */
+		run->ld_abs_data = mem;
+		run->ld_abs_len = mem_len;
+	}
 	ret = nsbpf_vm_exec(prog, run, (uintptr_t)mem, mem_len, r0);
 	if (ret && err && err_size)
 		snprintf(err, err_size, "%s", run->err_msg);
