@@ -22,8 +22,6 @@
 
 #include "vm_internal.h"
 
-/* Names of ld_imm64 pseudo sources, indexed by src_reg (see disasm.c). */
-extern const char *const vm_asm_pseudo_names[ISA_PSEUDO_MAX + 1];
 
 /* Mnemonic words plus the most operands any form takes (`lddw r1, map_value 3, 16`). */
 #define ASM_MAX_TOKENS 8
@@ -414,7 +412,7 @@ static int encode_lddw(struct asm_ctx *ctx, const struct isa_op_desc *d, char **
 			return err;
 	} else {
 		for (src = 1; src <= ISA_PSEUDO_MAX; src++)
-			if (!strcmp(opnd[1], vm_asm_pseudo_names[src]))
+			if (!strcmp(opnd[1], isa_pseudo_names[src]))
 				break;
 		if (src > ISA_PSEUDO_MAX)
 			return asm_error(ctx, "unknown lddw source '%s'", opnd[1]);

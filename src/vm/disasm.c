@@ -13,19 +13,6 @@
 
 #include "vm_internal.h"
 
-/*
- * ld_imm64 pseudo sources as the text names them (`lddw r1, map_fd 3`), indexed by
- * src_reg; shared with asm.c.
- */
-const char *const vm_asm_pseudo_names[ISA_PSEUDO_MAX + 1] = {
-	[ISA_PSEUDO_MAP_FD] = "map_fd",
-	[ISA_PSEUDO_MAP_VALUE] = "map_value",
-	[ISA_PSEUDO_BTF_ID] = "btf_id",
-	[ISA_PSEUDO_FUNC] = "func",
-	[ISA_PSEUDO_MAP_IDX] = "map_idx",
-	[ISA_PSEUDO_MAP_IDX_VALUE] = "map_idx_value",
-};
-
 /* An operand that names a register; lddw's src_reg is a pseudo source instead. */
 static bool reg_ok(const struct nsbpf_insn *insn, const struct isa_op_desc *d)
 {
@@ -89,9 +76,9 @@ static int fmt_lddw(const struct nsbpf_insn *insn, char *buf, size_t size)
 		fmt_imm(imm, sizeof(imm), insn->imm);
 	if (tail->imm)
 		return snprintf(buf, size, "lddw r%u, %s %s, %d", insn->dst_reg,
-				vm_asm_pseudo_names[insn->src_reg], imm, tail->imm);
+				isa_pseudo_names[insn->src_reg], imm, tail->imm);
 	return snprintf(buf, size, "lddw r%u, %s %s", insn->dst_reg,
-			vm_asm_pseudo_names[insn->src_reg], imm);
+			isa_pseudo_names[insn->src_reg], imm);
 }
 
 int nsbpf_vm_disasm_insn(const struct nsbpf_insn *insns, uint32_t nr_insns, uint32_t idx,

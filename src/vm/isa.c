@@ -21,6 +21,15 @@ const struct isa_op_desc isa_ops[ISA_NR_OPS] = {
 #undef ISA_DESC
 };
 
+const char *const isa_pseudo_names[ISA_PSEUDO_MAX + 1] = {
+	[ISA_PSEUDO_MAP_FD] = "map_fd",
+	[ISA_PSEUDO_MAP_VALUE] = "map_value",
+	[ISA_PSEUDO_BTF_ID] = "btf_id",
+	[ISA_PSEUDO_FUNC] = "func",
+	[ISA_PSEUDO_MAP_IDX] = "map_idx",
+	[ISA_PSEUDO_MAP_IDX_VALUE] = "map_idx_value",
+};
+
 static int32_t match_field(const struct nsbpf_insn *insn, enum isa_match match)
 {
 	switch (match) {

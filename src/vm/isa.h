@@ -263,6 +263,9 @@ struct isa_op_desc {
 
 extern const struct isa_op_desc isa_ops[ISA_NR_OPS];
 
+/* Text names of the ld_imm64 pseudo sources (`lddw r1, map_fd 3`), by src_reg; NULL for 0. */
+extern const char *const isa_pseudo_names[ISA_PSEUDO_MAX + 1];
+
 /*
  * The instruction `insn` is, judged by opcode and discriminating field only; the other
  * fields are not checked (the validator does that). ISA_OP_INVALID if none.

@@ -61,10 +61,11 @@ static bool writes_dst(enum isa_op op)
 	}
 }
 
-/* Whether an atomic op writes its src register (the fetch forms and xchg). */
+/* Whether an atomic op writes its src register: the fetch forms and xchg (cmpxchg writes r0). */
 static bool writes_src(const struct nsbpf_insn *insn, enum isa_op op)
 {
-	return isa_ops[op].format == ISA_FMT_ATOMIC && (insn->imm & 0x01);
+	return isa_ops[op].format == ISA_FMT_ATOMIC && (insn->imm & 0x01) &&
+	       op != ISA_OP_ATOMIC64_CMPXCHG && op != ISA_OP_ATOMIC32_CMPXCHG;
 }
 
 static const char *describe_opcode_miss(const struct nsbpf_insn *insn)
