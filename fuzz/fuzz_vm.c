@@ -205,8 +205,11 @@ static void fill(uint8_t *p, size_t len, uint8_t seed)
 		p[i] = (uint8_t)(seed + i * 37);
 }
 
-/* A fresh run context over freshly filled memory, as the input describes. */
-static void prepare(struct nsbpf_vm_run *run, const struct input *in, uint8_t *mem)
+/*
+ * A fresh run context over freshly filled memory, as the input describes. Returns how many
+ * regions it added: those stay across execs.
+ */
+static uint32_t prepare(struct nsbpf_vm_run *run, const struct input *in, uint8_t *mem)
 {
 	nsbpf_vm_run_init(run);
 	run->insn_budget = in->budget;
@@ -222,13 +225,13 @@ static void prepare(struct nsbpf_vm_run *run, const struct input *in, uint8_t *m
 		run->ld_abs_data = mem;
 		run->ld_abs_len = in->mem_len;
 	}
+	return in->mem_len ? 2 : 1;
 }
 
 static struct outcome exec(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run,
-			   const struct input *in, uint8_t *mem)
+			   const struct input *in, uint8_t *mem, uint32_t fixed)
 {
 	struct outcome o = { 0 };
-	uint32_t fixed = run->nr_regions;
 
 	o.err = nsbpf_vm_exec(prog, run, (uintptr_t)mem, in->mem_len, &o.r0);
 	o.insn_count = run->insn_count;
@@ -252,7 +255,8 @@ static struct outcome exec(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run
 		require(run->insn_count >= in->budget);
 	require(memchr(run->err_msg, '\0', sizeof(run->err_msg)));
 	require(run->prog == NULL);
-	/* the embedder's regions stay; a helper's grants come on top */
+	/* the embedder's regions stay; a helper's grants come on top, until the next exec */
+	require(run->nr_fixed_regions == fixed);
 	require(run->nr_regions >= fixed && run->nr_regions <= NSBPF_VM_MAX_REGIONS);
 	return o;
 }
@@ -267,6 +271,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct nsbpf_vm_run *run = NULL;
 	uint8_t *mem = NULL, *mem_after = NULL, *map_after = NULL;
 	struct outcome first, again;
+	uint32_t fixed;
 	char log[256];
 	int err;
 
@@ -304,20 +309,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	map_after = malloc(MAP_SIZE);
 	require(run && (mem || !in.mem_len) && mem_after && map_after);
 
-	prepare(run, &in, mem);
-	first = exec(prog, run, &in, mem);
+	fixed = prepare(run, &in, mem);
+	first = exec(prog, run, &in, mem, fixed);
 	if (in.mem_len)
 		memcpy(mem_after, mem, in.mem_len);
 	memcpy(map_after, cur.map, MAP_SIZE);
 	if (in.opts & OPT_RERUN) {
 		/* same context, stack left as it was, grants dropped: only the promises hold */
 		fill(cur.grant, GRANT_SIZE, 0);
-		exec(prog, run, &in, mem);
+		exec(prog, run, &in, mem, fixed);
 	}
 
 	/* the same input from the same state must give the same result */
-	prepare(run, &in, mem);
-	again = exec(prog, run, &in, mem);
+	fixed = prepare(run, &in, mem);
+	again = exec(prog, run, &in, mem, fixed);
 	require(again.err == first.err);
 	require(again.r0 == first.r0);
 	require(again.insn_count == first.insn_count);

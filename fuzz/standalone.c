@@ -4,8 +4,8 @@
  * compiler builds them with it, so the sanitizer build (gcc ASan+UBSan) runs the same
  * checks. It replays every file named on the command line (a directory stands for the
  * files in it), then feeds N pseudo-random inputs from a fixed seed, so a run is
- * reproducible: half are random bytes, half mutations of the replayed files, which
- * reach far deeper than random bytes when those files are valid programs.
+ * reproducible: a quarter are random bytes, the rest mutations of the replayed files,
+ * which reach far deeper than random bytes when those files are valid programs.
  *
  * usage: standalone [-n N] [-s SEED] [-o FILE] [FILE|DIR]...
  * Prints the number of inputs run; any broken promise aborts inside the target. With -o,
@@ -121,7 +121,7 @@ static size_t make_input(uint8_t *buf)
 	const struct blob *b;
 	size_t size;
 
-	if (!nr_files || rng() % 2) {
+	if (!nr_files || rng() % 4 == 0) {
 		size = rng() % 512;
 		for (size_t i = 0; i < size; i++)
 			buf[i] = (uint8_t)rng();
@@ -133,28 +133,34 @@ static size_t make_input(uint8_t *buf)
 	for (unsigned int edits = 1 + rng() % 4; edits; edits--) {
 		size_t at = size ? rng() % size : 0;
 
-		switch (rng() % 5) {
-		case 0: /* flip a bit */
+		/* weighted towards edits that leave a valid program often enough to run */
+		switch (rng() % 10) {
+		case 0:
+		case 1:
+		case 2: /* flip a bit */
 			if (size)
 				buf[at] ^= (uint8_t)(1u << rng() % 8);
 			break;
-		case 1: /* a random byte */
+		case 3:
+		case 4: /* a random byte */
 			if (size)
 				buf[at] = (uint8_t)rng();
 			break;
-		case 2: /* a small signed delta: offsets and immediates near their edges */
+		case 5:
+		case 6:
+		case 7: /* a small signed delta: offsets and immediates near their edges */
 			if (size)
 				buf[at] = (uint8_t)(buf[at] + (int)(rng() % 9) - 4);
 			break;
-		case 3: /* drop the tail */
-			size = at;
-			break;
-		case 4: /* copy an 8-byte block (an instruction, say) elsewhere */
+		case 8: /* copy an 8-byte block (an instruction, say) elsewhere */
 			if (size >= 16) {
 				size_t from = rng() % (size - 8), to = rng() % (size - 8);
 
 				memmove(buf + to, buf + from, 8);
 			}
+			break;
+		case 9: /* drop the tail */
+			size = at;
 			break;
 		}
 	}

@@ -127,7 +127,11 @@ struct nsbpf_vm_run {
 	struct nsbpf_vm_region regions[NSBPF_VM_MAX_REGIONS];
 	uint32_t nr_regions;
 	uint32_t nr_fixed_regions; /* the first ones, kept across runs */
-	/* embedder: instructions allowed per exec; 0 = no limit */
+	/*
+	 * embedder: instructions allowed per exec; 0 = no limit. Checked at taken jumps,
+	 * calls and helper calls (every loop takes one), so a run may overshoot it by one
+	 * straight-line stretch before it is stopped with -ELOOP.
+	 */
 	uint64_t insn_budget;
 	/* embedder: packet for legacy LD_ABS/LD_IND (skb data); NULL = those loads fail */
 	const uint8_t *ld_abs_data;
