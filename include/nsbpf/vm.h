@@ -142,6 +142,7 @@ struct nsbpf_vm_run {
 	const struct nsbpf_vm_prog *prog;
 	uint32_t tail_calls;
 	uint32_t depth;	     /* frames in use below the running one, for nsbpf_vm_call_func */
+	uint64_t callback_args[3]; /* r3..r5 of a callback being entered */
 	uint64_t insn_count; /* instructions executed by the last exec (lddw counts 2) */
 	/* Set when nsbpf_vm_exec() fails. */
 	int err;

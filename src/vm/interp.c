@@ -87,7 +87,7 @@ static inline uint64_t load_be(const uint8_t *p, uint32_t size)
  * every run a second call.
  */
 int vm_interp(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run,
-	      const struct vm_op *entry, const uint64_t args[5], uint32_t depth, uint64_t *ret)
+	      const struct vm_op *entry, uint64_t r1, uint64_t r2, uint64_t *ret)
 {
 	static const void *const handlers[ISA_NR_OPS] = {
 #define HANDLER(name, ...) [ISA_OP_##name] = &&op_##name,
@@ -98,6 +98,7 @@ int vm_interp(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run,
 	uint32_t nr_frames = 0; /* frames pushed by this invocation */
 	const struct vm_op *ip = entry, *seg = entry;
 	uint64_t budget, count = 0;
+	uint32_t depth; /* frames in use below this invocation's first one */
 	uint64_t reg[ISA_NR_REGS];
 	uintptr_t addr, stack_lo, stack_top;
 	enum access_result access;
@@ -114,12 +115,17 @@ int vm_interp(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run,
 	 * Register by register: args was just written with 8-byte stores, and a wider copy
 	 * would stall on store forwarding at every entry.
 	 */
+	depth = run->depth;
 	reg[0] = 0;
-	reg[1] = args[0];
-	reg[2] = args[1];
-	reg[3] = args[2];
-	reg[4] = args[3];
-	reg[5] = args[4];
+	reg[1] = r1;
+	reg[2] = r2;
+	if (likely(!depth)) {
+		reg[3] = reg[4] = reg[5] = 0;
+	} else { /* a callback: nsbpf_vm_call_func() left r3..r5 in the run context */
+		reg[3] = run->callback_args[0];
+		reg[4] = run->callback_args[1];
+		reg[5] = run->callback_args[2];
+	}
 	reg[6] = reg[7] = reg[8] = reg[9] = 0;
 	stack_top = (uintptr_t)run->stack + sizeof(run->stack);
 	reg[ISA_REG_FP] = stack_top - depth * NSBPF_VM_STACK_SIZE;
@@ -502,6 +508,6 @@ const void *const *vm_interp_handlers(void)
 {
 	uint64_t table = 0;
 
-	vm_interp(NULL, NULL, NULL, NULL, 0, &table);
+	vm_interp(NULL, NULL, NULL, 0, 0, &table);
 	return (const void *const *)(uintptr_t)table;
 }

@@ -223,15 +223,15 @@ void nsbpf_vm_run_fail(struct nsbpf_vm_run *run, int err, const char *fmt, ...)
 int nsbpf_vm_exec(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run, uint64_t r1,
 		  uint64_t r2, uint64_t *ret)
 {
-	const uint64_t args[5] = { r1, r2, 0, 0, 0 };
-
 	/* vm_interp() clears run->prog when the run ends. */
 	run->nr_regions = run->nr_fixed_regions;
 	run->prog = prog;
 	run->tail_calls = 0;
+	run->depth = 0;
 	run->insn_count = 0;
 	run->err = 0;
-	return vm_interp(prog, run, prog->ops, args, 0, ret);
+	/* a tail call: nothing of this frame is needed afterwards, so it costs no frame */
+	return vm_interp(prog, run, prog->ops, r1, r2, ret);
 }
 
 int nsbpf_vm_call_func(struct nsbpf_vm_run *run, uint64_t func, const uint64_t args[5],
@@ -252,7 +252,11 @@ int nsbpf_vm_call_func(struct nsbpf_vm_run *run, uint64_t func, const uint64_t a
 		return -E2BIG;
 	/* the callback's own helper calls move run->depth; the caller's frame is ours */
 	depth = run->depth;
-	err = vm_interp(prog, run, &prog->ops[idx], args, depth + 1, ret);
+	run->depth = depth + 1;
+	run->callback_args[0] = args[2];
+	run->callback_args[1] = args[3];
+	run->callback_args[2] = args[4];
+	err = vm_interp(prog, run, &prog->ops[idx], args[0], args[1], ret);
 	run->depth = depth;
 	run->prog = prog;
 	return err;

@@ -59,11 +59,12 @@ int vm_validate(const struct nsbpf_insn *insns, uint32_t len, const struct nsbpf
 const void *const *vm_interp_handlers(void);
 
 /*
- * Runs from `entry` in a fresh frame whose stack ends at `fp`, with r1..r5 from args,
- * `depth` frames already in use. Returns 0 or a negative errno (details in run).
+ * Runs from `entry` in a fresh frame below the run->depth frames already in use, with r1
+ * and r2 given and, for a callback (depth > 0), r3..r5 from run->callback_args. Returns 0
+ * or a negative errno (details in run).
  */
 int vm_interp(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run,
-	      const struct vm_op *entry, const uint64_t args[5], uint32_t depth, uint64_t *ret);
+	      const struct vm_op *entry, uint64_t r1, uint64_t r2, uint64_t *ret);
 
 /* err_pc of a failure reported by a helper, until the interpreter knows the call's pc */
 #define VM_ERR_PC_UNKNOWN UINT32_MAX
