@@ -89,7 +89,8 @@ static bool dev_valid_name(const char *name)
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
 		return false;
 	for (; *name; name++)
-		if (*name == '/' || *name == ':' || *name == ' ' || (*name >= '\t' && *name <= '\r'))
+		if (*name == '/' || *name == ':' || *name == ' ' ||
+		    (*name >= '\t' && *name <= '\r'))
 			return false;
 	return true;
 }
@@ -482,4 +483,71 @@ void net_dev_exit(struct nsbpf_runtime *rt)
 	unregister_pernet_device(rt, &nd->loopback_net_ops);
 	unregister_pernet_device(rt, &nd->default_device_ops);
 	mutex_destroy(&nd->rtnl_mutex);
+}
+
+int nsbpf_net_dev_add(struct nsbpf_net *handle, const char *name, int *ifindex)
+{
+	int ret = dummy_dev_create(net_from_handle(handle), name);
+
+	if (ret < 0)
+		return ret;
+	if (ifindex)
+		*ifindex = ret;
+	return 0;
+}
+
+int nsbpf_net_dev_del(struct nsbpf_net *handle, int ifindex)
+{
+	struct net *net = net_from_handle(handle);
+	struct net_device *dev;
+	LIST_HEAD(list_kill);
+	int err = 0;
+
+	rtnl_lock(net->rt);
+	dev = __dev_get_by_index(net, ifindex);
+	if (!dev) {
+		err = -ENODEV;
+		goto out_unlock;
+	}
+	if (!dev->rtnl_link_ops || !dev->rtnl_link_ops->dellink) {
+		err = -EOPNOTSUPP;
+		goto out_unlock;
+	}
+	dev->rtnl_link_ops->dellink(dev, &list_kill);
+	unregister_netdevice_many(&list_kill);
+out_unlock:
+	rtnl_unlock(net->rt);
+	return err;
+}
+
+int nsbpf_net_dev_ifindex(struct nsbpf_net *handle, const char *name)
+{
+	struct net *net = net_from_handle(handle);
+	struct net_device *dev;
+	int ret = -ENODEV;
+
+	rtnl_lock(net->rt);
+	dev = __dev_get_by_name(net, name);
+	if (dev)
+		ret = dev->ifindex;
+	rtnl_unlock(net->rt);
+	return ret;
+}
+
+int nsbpf_net_dev_name(struct nsbpf_net *handle, int ifindex, char *name, size_t size)
+{
+	struct net *net = net_from_handle(handle);
+	struct net_device *dev;
+	int err = 0;
+
+	rtnl_lock(net->rt);
+	dev = __dev_get_by_index(net, ifindex);
+	if (!dev)
+		err = -ENODEV;
+	else if (strnlen(dev->name, IFNAMSIZ) >= size)
+		err = -ERANGE;
+	else
+		memcpy(name, dev->name, strnlen(dev->name, IFNAMSIZ) + 1);
+	rtnl_unlock(net->rt);
+	return err;
 }

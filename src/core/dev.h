@@ -69,11 +69,11 @@ struct net_device {
 	unsigned int mtu;
 	enum netdev_reg_state reg_state; /* RTNL */
 	refcount_t refcnt;
-	struct net *nd_net;	      /* holds a passive reference */
-	struct list_head dev_list;    /* nd_net->dev_base_head; RTNL, RCU for readers */
-	struct list_head unreg_list;  /* a batch being unregistered; RTNL */
+	struct net *nd_net;	     /* holds a passive reference */
+	struct list_head dev_list;   /* nd_net->dev_base_head; RTNL, RCU for readers */
+	struct list_head unreg_list; /* a batch being unregistered; RTNL */
 	const struct net_device_ops *netdev_ops;
-	const struct rtnl_link_ops *rtnl_link_ops; /* NULL: cannot be deleted by userspace */
+	const struct rtnl_link_ops *rtnl_link_ops;	 /* NULL: cannot be deleted by userspace */
 	void (*priv_destructor)(struct net_device *dev); /* when the memory goes */
 	_Alignas(16) unsigned char priv[];
 };
@@ -169,7 +169,7 @@ struct net_device *dev_get_by_index_rcu(struct net *net, int ifindex);
 struct net_device *dev_get_by_index(struct net *net, int ifindex);
 struct net_device *dev_get_by_name(struct net *net, const char *name);
 
-#define for_each_netdev(net, d) list_for_each_entry(d, &(net)->dev_base_head, dev_list)
+#define for_each_netdev(net, d)	    list_for_each_entry(d, &(net)->dev_base_head, dev_list)
 #define for_each_netdev_rcu(net, d) list_for_each_entry_rcu(d, &(net)->dev_base_head, dev_list)
 
 /*

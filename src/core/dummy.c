@@ -5,6 +5,7 @@
  * add NAME type dummy"). Its link ops make it deletable.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "dev.h"
 #include "runtime.h"

@@ -51,8 +51,7 @@ static unsigned long node_span(const struct idr_node *node)
 	return (unsigned long)IDR_SLOTS << node->shift;
 }
 
-static struct idr_node *node_alloc(unsigned int shift, struct idr_node *parent,
-				   unsigned int offset)
+static struct idr_node *node_alloc(unsigned int shift, struct idr_node *parent, unsigned int offset)
 {
 	struct idr_node *node = calloc(1, sizeof(*node));
 

@@ -15,7 +15,7 @@
 #include "rcu.h"
 
 #ifndef container_of
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 #endif
 
 struct list_head {
@@ -133,7 +133,7 @@ static inline void list_del_rcu(struct list_head *entry)
 }
 
 #define list_for_each_entry_rcu(pos, head, member)                                                 \
-	for (pos = list_entry(rcu_dereference((head)->next), typeof(*pos), member);               \
+	for (pos = list_entry(rcu_dereference((head)->next), typeof(*pos), member);                \
 	     &pos->member != (head);                                                               \
 	     pos = list_entry(rcu_dereference(pos->member.next), typeof(*pos), member))
 
@@ -168,9 +168,8 @@ static inline struct llist_node *llist_del_all(struct llist_head *head)
 	return __atomic_exchange_n(&head->first, NULL, __ATOMIC_ACQUIRE);
 }
 
-#define llist_entry(ptr, type, member) container_of(ptr, type, member)
-#define llist_entry_or_null(ptr, type, member)                                                     \
-	((ptr) ? llist_entry(ptr, type, member) : NULL)
+#define llist_entry(ptr, type, member)	       container_of(ptr, type, member)
+#define llist_entry_or_null(ptr, type, member) ((ptr) ? llist_entry(ptr, type, member) : NULL)
 
 /* Walks what llist_del_all() returned; @pos may be freed in the body. */
 #define llist_for_each_entry_safe(pos, n, node, member)                                            \

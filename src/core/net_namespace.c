@@ -164,8 +164,11 @@ err_free_data:
 	return err;
 }
 
-static void ops_pre_exit_list(const struct pernet_operations *ops,
-			      struct list_head *net_exit_list)
+/*
+ * The steps of undoing pernet operations, each over a batch of nets linked by exit_list. They
+ * run pernet callbacks: must be called with pernet_ops_rwsem held.
+ */
+static void ops_pre_exit_list(const struct pernet_operations *ops, struct list_head *net_exit_list)
 {
 	struct net *net;
 
@@ -199,7 +202,7 @@ static void ops_free_list(const struct pernet_operations *ops, struct list_head 
 	}
 }
 
-/* The exit_rtnl step of ops_undo_list(): one RTNL section and one batch of devices. */
+/* The exit_rtnl step: one RTNL section, one unregister_netdevice_many() for every device. */
 static void ops_exit_rtnl_list(struct nsbpf_runtime *rt, const struct list_head *ops_list,
 			       const struct list_head *start, struct list_head *net_exit_list)
 {
@@ -592,4 +595,31 @@ void net_ns_exit(struct nsbpf_runtime *rt)
 	mutex_destroy(&ns->inum_lock);
 	destroy_rwsem(&ns->net_rwsem);
 	destroy_rwsem(&ns->pernet_ops_rwsem);
+}
+
+int nsbpf_net_get_init(struct nsbpf_runtime *rt, struct nsbpf_net **net)
+{
+	*net = net_to_handle(get_net(rt->netns.init_net));
+	return 0;
+}
+
+struct nsbpf_net *nsbpf_net_get(struct nsbpf_net *net)
+{
+	get_net(net_from_handle(net));
+	return net;
+}
+
+void nsbpf_net_put(struct nsbpf_net *net)
+{
+	put_net(net_from_handle(net));
+}
+
+uint32_t nsbpf_net_inum(const struct nsbpf_net *net)
+{
+	return net_from_handle(net)->ns.inum;
+}
+
+uint64_t nsbpf_net_cookie(const struct nsbpf_net *net)
+{
+	return net_from_handle(net)->net_cookie;
 }

@@ -59,7 +59,8 @@ struct net {
 
 	struct ns_common ns;
 	uint64_t net_cookie; /* unique for the runtime's lifetime, never reused (as inums are) */
-	/* No reference: a runtime outlives its namespaces (nsbpf_runtime_free() tears them down). */
+	/* No reference: a runtime outlives its namespaces (nsbpf_runtime_free() tears them down).
+	 */
 	struct nsbpf_runtime *rt;
 	/* RCU: readers hold rcu_read_lock() or pernet_ops_rwsem; replaced only under it held
 	 * for writing. */
@@ -129,8 +130,8 @@ struct netns_state {
 	struct work_struct net_cleanup_work;
 	unsigned long cleanup_batches; /* cleanup_net() runs; a statistic (netns_wq only) */
 
-	uint64_t net_cookie;	      /* last cookie handed out; atomic */
-	unsigned int nr_net_namespaces; /* alive besides init_net; atomic */
+	uint64_t net_cookie;		 /* last cookie handed out; atomic */
+	unsigned int nr_net_namespaces;	 /* alive besides init_net; atomic */
 	unsigned int max_net_namespaces; /* 0: no limit; fixed at runtime creation */
 };
 

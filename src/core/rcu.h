@@ -27,16 +27,41 @@
 #undef rcu_dereference
 #undef rcu_assign_pointer
 
-#define rcu_dereference(p)		 __atomic_load_n(&(p), __ATOMIC_CONSUME)
-/* For writers that hold the lock that serialises updates of p: a plain read suffices. */
+/*
+ * rcu_dereference_protected() is for writers that hold the lock serialising updates of p: a
+ * plain read suffices. RCU_INIT_POINTER() is for stores before the object is published, or of
+ * NULL.
+ */
+#define rcu_dereference(p)	     __atomic_load_n(&(p), __ATOMIC_CONSUME)
 #define rcu_dereference_protected(p) (p)
-#define rcu_access_pointer(p)		 __atomic_load_n(&(p), __ATOMIC_RELAXED)
-#define rcu_assign_pointer(p, v)	 __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
-/* Before the object is published, or when storing NULL. */
-#define RCU_INIT_POINTER(p, v)		 __atomic_store_n(&(p), (v), __ATOMIC_RELAXED)
+#define rcu_access_pointer(p)	     __atomic_load_n(&(p), __ATOMIC_RELAXED)
+#define rcu_assign_pointer(p, v)     __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
+#define RCU_INIT_POINTER(p, v)	     __atomic_store_n(&(p), (v), __ATOMIC_RELAXED)
 
 #define READ_ONCE(x)	 __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
+/*
+ * ThreadSanitizer cannot see liburcu's grace periods and would report every free after
+ * synchronize_rcu() as racing with the readers it waited for. Each read-side section's end is
+ * made a release, and the end of a grace period an acquire, on one token (the address of
+ * liburcu's synchronize function, the same in every file): the reads of the sections a grace
+ * period waited for then happen before what follows it. The price is extra ordering between
+ * unrelated readers and writers, which can hide races of theirs from ThreadSanitizer.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define NSBPF_TSAN_RCU 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NSBPF_TSAN_RCU 1
+#endif
+#endif
+
+#ifdef NSBPF_TSAN_RCU
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define rcu_tsan_gp_token() ((void *)urcu_memb_synchronize_rcu)
+#endif
 
 static inline void rcu_read_lock(void)
 {
@@ -45,12 +70,18 @@ static inline void rcu_read_lock(void)
 
 static inline void rcu_read_unlock(void)
 {
+#ifdef NSBPF_TSAN_RCU
+	__tsan_release(rcu_tsan_gp_token());
+#endif
 	urcu_memb_read_unlock();
 }
 
 static inline void synchronize_rcu(void)
 {
 	urcu_memb_synchronize_rcu();
+#ifdef NSBPF_TSAN_RCU
+	__tsan_acquire(rcu_tsan_gp_token());
+#endif
 }
 
 static inline void rcu_register_thread(void)

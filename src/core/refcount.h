@@ -60,18 +60,19 @@ static inline bool refcount_inc_not_zero(refcount_t *r)
 	return true;
 }
 
-/* True when this was the last reference: the caller then owns the object's teardown. */
+/*
+ * True when this was the last reference: the caller then owns the object's teardown. Release
+ * orders this holder's accesses before the count drops; acquire orders the teardown after
+ * every other holder's (acq_rel rather than the kernel's release + fence, which
+ * ThreadSanitizer cannot follow; on x86 both are one locked instruction).
+ */
 static inline bool refcount_dec_and_test(refcount_t *r)
 {
-	unsigned int old = __atomic_fetch_sub(&r->refs, 1, __ATOMIC_RELEASE);
+	unsigned int old = __atomic_fetch_sub(&r->refs, 1, __ATOMIC_ACQ_REL);
 
-	if (old == 1) {
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		return true;
-	}
 	if (__builtin_expect(old == 0, 0))
 		refcount_bug("underflow; use-after-free");
-	return false;
+	return old == 1;
 }
 
 #endif /* NSBPF_CORE_REFCOUNT_H */

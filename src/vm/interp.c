@@ -108,6 +108,7 @@ int vm_interp(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run,
 		*ret = (uintptr_t)handlers;
 		return 0;
 	}
+	depth = run->depth;
 	budget = run->insn_budget ? run->insn_budget - run->insn_count : UINT64_MAX;
 	if (run->insn_budget && run->insn_count >= run->insn_budget)
 		goto out_budget;
@@ -115,7 +116,6 @@ int vm_interp(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run,
 	 * Register by register: args was just written with 8-byte stores, and a wider copy
 	 * would stall on store forwarding at every entry.
 	 */
-	depth = run->depth;
 	reg[0] = 0;
 	reg[1] = r1;
 	reg[2] = r2;

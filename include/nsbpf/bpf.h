@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nsbpf/bpf.h - the bpf(2) system call of a runtime, and the file descriptors it hands out.
+ *
+ * nsbpf_sys_bpf() takes the same (cmd, union bpf_attr *, size) as the kernel's bpf(2) and
+ * answers with the same results and errnos. Every object it returns is a real file
+ * descriptor of this process (a dup of a file the runtime holds), so close(), dup() and fork()
+ * behave; but the runtime can only see what happens to an fd through the nsbpf_fd_*() calls
+ * below. An embedder calls them itself; the preload shim (libnsbpf-preload.so) calls them
+ * from its wrappers of close(), dup2(), fcntl(F_DUPFD) ... so that unmodified programs work.
+ *
+ * The attr and every pointer inside it are treated as hostile: unmapped memory gives
+ * -EFAULT, never a crash.
+ *
+ * Returns a non-negative value (an fd, or 0) or a negative errno.
+ */
+#ifndef NSBPF_BPF_H
+#define NSBPF_BPF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "nsbpf/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* bpf(2), as the calling thread's current task of @rt (see nsbpf_set_current_task()). */
+long nsbpf_sys_bpf(struct nsbpf_runtime *rt, int cmd, void *attr, unsigned int size);
+
+/*
+ * The task the calling thread acts as in @rt (its network namespace, cgroup, credentials);
+ * the runtime's init task until set. The task must outlive its use.
+ */
+int nsbpf_set_current_task(struct nsbpf_runtime *rt, struct nsbpf_task *task);
+
+/* Whether @fd is one of the runtime's (an fd some nsbpf call returned, or a dup of one). */
+bool nsbpf_fd_owned(struct nsbpf_runtime *rt, int fd);
+/* close(2) of one of the runtime's fds: the fd is closed and its reference dropped. */
+int nsbpf_fd_close(struct nsbpf_runtime *rt, int fd);
+/*
+ * The process closed @fd behind the runtime's back (close_range(2), exec of a CLOEXEC fd):
+ * drop its reference without closing anything. No-op for an fd that is not ours.
+ */
+void nsbpf_fd_forget(struct nsbpf_runtime *rt, int fd);
+/*
+ * @newfd is now a duplicate of @oldfd (dup, dup2, dup3, F_DUPFD*), made by the caller;
+ * @cloexec is its FD_CLOEXEC. If @newfd was one of ours before, its old reference is dropped.
+ */
+int nsbpf_fd_dup(struct nsbpf_runtime *rt, int oldfd, int newfd, bool cloexec);
+/* fcntl(F_SETFD) on one of ours: the fdinfo `flags:` line shows O_CLOEXEC from it. */
+int nsbpf_fd_set_cloexec(struct nsbpf_runtime *rt, int fd, bool cloexec);
+/*
+ * The text of /proc/self/fdinfo/@fd as the kernel writes it (pos, flags, mnt_id, ino, then
+ * the object's lines). Returns its length (it may exceed @size: truncated) or -EBADF.
+ */
+long nsbpf_fd_show_fdinfo(struct nsbpf_runtime *rt, int fd, char *buf, size_t size);
+/* readlink of /proc/self/fd/@fd ("anon_inode:bpf-prog" ...). Length, or -EBADF. */
+long nsbpf_fd_readlink(struct nsbpf_runtime *rt, int fd, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NSBPF_BPF_H */
