@@ -59,6 +59,17 @@ long nsbpf_fd_show_fdinfo(struct nsbpf_runtime *rt, int fd, char *buf, size_t si
 /* readlink of /proc/self/fd/@fd ("anon_inode:bpf-prog" ...). Length, or -EBADF. */
 long nsbpf_fd_readlink(struct nsbpf_runtime *rt, int fd, char *buf, size_t size);
 
+/*
+ * Namespace and cgroup fds: what open("/proc/self/ns/net") and open() of a cgroup2 directory
+ * give, as targets of attach commands. Installing takes a new reference on the handle (the
+ * caller keeps its own); the fd's last close drops it.
+ */
+int nsbpf_fd_install_net(struct nsbpf_runtime *rt, struct nsbpf_net *net, bool cloexec);
+int nsbpf_fd_install_cgroup(struct nsbpf_runtime *rt, struct nsbpf_cgroup *cgrp, bool cloexec);
+/* The handle behind an fd, with a new reference: -EBADF (not ours), -EINVAL (other kind). */
+int nsbpf_fd_get_net(struct nsbpf_runtime *rt, int fd, struct nsbpf_net **net);
+int nsbpf_fd_get_cgroup(struct nsbpf_runtime *rt, int fd, struct nsbpf_cgroup **cgrp);
+
 #ifdef __cplusplus
 }
 #endif

@@ -46,6 +46,8 @@ enum bpf_file_kind {
 	BPF_FILE_MAP,  /* anon_inode:bpf-map */
 	BPF_FILE_LINK, /* anon_inode:bpf_link (LINK_CREATE) or bpf-link (GET_FD_BY_ID) */
 	BPF_FILE_BTF,  /* anon_inode:btf */
+	BPF_FILE_NET,  /* net:[INUM]: an open /proc/PID/ns/net (obj: struct nsbpf_net handle) */
+	BPF_FILE_CGROUP, /* a cgroup2 directory opened O_DIRECTORY (obj: struct nsbpf_cgroup) */
 };
 
 /* An open file: shared by an fd and its dups; holds one reference on its object. */
