@@ -29,6 +29,7 @@ demo: all
 
 bench: all
 	$(BUILD)/bench/nsbpf-bench-vm
+	$(BUILD)/bench/nsbpf-bench-ctl
 
 clean:
 	rm -rf build build-asan
