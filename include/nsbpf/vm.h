@@ -90,6 +90,18 @@ struct nsbpf_vm_env {
 	const struct nsbpf_vm_prog *(*tail_call)(struct nsbpf_vm_run *run, uint64_t map,
 						 uint64_t index);
 	void *user;
+	uint32_t flags; /* NSBPF_VM_F_* */
+};
+
+enum nsbpf_vm_env_flags {
+	/*
+	 * Reject, with -EACCES and "R<n> !read_ok", a program that may read a register
+	 * before writing it, as the kernel's verifier does: at entry only r1 (the context)
+	 * and r10 are set, and every call leaves r1..r5 unset and r0 set. The analysis
+	 * joins paths (a register is set only if every path sets it), so it may refuse a
+	 * rare program the kernel's path-by-path exploration accepts.
+	 */
+	NSBPF_VM_F_CHECK_REGS = 1,
 };
 
 /*

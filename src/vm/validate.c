@@ -11,6 +11,7 @@
  * interpreter can never run off the end of the program.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +260,174 @@ static int check_flow(struct validator *v)
 	return 0;
 }
 
+
+/*
+ * Register initialisation (NSBPF_VM_F_CHECK_REGS): a forward "must be set" analysis over
+ * the control flow graph. Each instruction's entry state is the intersection of what its
+ * predecessors leave set, iterated to a fixed point; then every read is checked against it.
+ */
+#define REG(n) ((uint16_t)1 << (n))
+#define CALLER_SAVED (REG(1) | REG(2) | REG(3) | REG(4) | REG(5))
+
+static bool is_plain_mov(enum isa_op op)
+{
+	switch (op) {
+	case ISA_OP_ALU64_MOV_K:
+	case ISA_OP_ALU32_MOV_K:
+	case ISA_OP_ALU64_MOV_X:
+	case ISA_OP_ALU32_MOV_X:
+	case ISA_OP_ALU64_MOVSX8:
+	case ISA_OP_ALU64_MOVSX16:
+	case ISA_OP_ALU64_MOVSX32:
+	case ISA_OP_ALU32_MOVSX8:
+	case ISA_OP_ALU32_MOVSX16:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The registers instruction i reads, and its effect on the set of initialised ones. */
+static uint16_t reg_uses(const struct nsbpf_insn *insn, enum isa_op op)
+{
+	uint16_t dst = REG(insn->dst_reg), src = REG(insn->src_reg);
+
+	switch (isa_ops[op].format) {
+	case ISA_FMT_ALU_K:
+		return is_plain_mov(op) ? 0 : dst;
+	case ISA_FMT_ALU_X:
+		return is_plain_mov(op) ? src : (uint16_t)(dst | src);
+	case ISA_FMT_ALU_UN:
+	case ISA_FMT_ST:
+	case ISA_FMT_JCC_K:
+	case ISA_FMT_CALLX:
+		return dst;
+	case ISA_FMT_LDX:
+		return src;
+	case ISA_FMT_STX:
+	case ISA_FMT_JCC_X:
+		return dst | src;
+	case ISA_FMT_ATOMIC:
+		if (op == ISA_OP_ATOMIC64_CMPXCHG || op == ISA_OP_ATOMIC32_CMPXCHG)
+			return dst | src | REG(0);
+		return dst | src;
+	case ISA_FMT_EXIT:
+		return REG(0);
+	case ISA_FMT_LDABS: /* the kernel's legacy loads take the context from r6 */
+		return REG(6);
+	case ISA_FMT_LDIND:
+		return src | REG(6);
+	default:
+		return 0;
+	}
+}
+
+static uint16_t reg_transfer(const struct nsbpf_insn *insn, enum isa_op op, uint16_t in)
+{
+	switch (isa_ops[op].format) {
+	case ISA_FMT_ALU_K:
+	case ISA_FMT_ALU_X:
+	case ISA_FMT_ALU_UN:
+	case ISA_FMT_LDX:
+	case ISA_FMT_LDDW:
+		return in | REG(insn->dst_reg);
+	case ISA_FMT_ATOMIC:
+		if (op == ISA_OP_ATOMIC64_CMPXCHG || op == ISA_OP_ATOMIC32_CMPXCHG)
+			return in | REG(0);
+		return insn->imm & 0x01 ? (uint16_t)(in | REG(insn->src_reg)) : in;
+	case ISA_FMT_CALL:
+	case ISA_FMT_CALL_LOCAL:
+	case ISA_FMT_CALLX:
+	case ISA_FMT_LDABS:
+	case ISA_FMT_LDIND:
+		return (in & ~CALLER_SAVED) | REG(0);
+	default:
+		return in;
+	}
+}
+
+/* Successors of instruction i within its subprogram; returns how many (0..2). */
+static int successors(struct validator *v, uint32_t i, uint32_t next[2])
+{
+	enum isa_op op = v->op[i];
+	int64_t target;
+	int n = 0;
+
+	if (op == ISA_OP_EXIT)
+		return 0;
+	if (branch_target(&v->insns[i], i, op, &target))
+		next[n++] = (uint32_t)target;
+	if (op == ISA_OP_JA || op == ISA_OP_JA32)
+		return n;
+	next[n++] = i + (op == ISA_OP_LDDW ? 2 : 1);
+	return n;
+}
+
+static int reject_regs(struct validator *v, uint32_t i, uint16_t missing)
+{
+	int reg = __builtin_ctz(missing);
+
+	reject(v, i, "R%d !read_ok", reg);
+	return -EACCES;
+}
+
+static int check_regs(struct validator *v)
+{
+	uint16_t *in = calloc(v->len, sizeof(*in));
+	uint8_t *seen = calloc(v->len, 1), *queued = calloc(v->len, 1);
+	uint32_t *work = calloc(v->len, sizeof(*work));
+	uint32_t nr_work = 0;
+	int err = -ENOMEM;
+
+	if (!in || !seen || !queued || !work)
+		goto out;
+	/* Subprograms other than the first receive their arguments in r1..r5. */
+	for (uint32_t i = 0; i < v->len; i++) {
+		if (!v->is_func[i])
+			continue;
+		in[i] = REG(ISA_REG_FP) | (i ? CALLER_SAVED : REG(1));
+		seen[i] = queued[i] = 1;
+		work[nr_work++] = i;
+	}
+	/* a stack of queued indices, each at most once: the sets only shrink, so it ends */
+	while (nr_work) {
+		uint32_t i = work[--nr_work], next[2];
+		uint16_t out = reg_transfer(&v->insns[i], v->op[i], in[i]);
+		int n = successors(v, i, next);
+
+		queued[i] = 0;
+		for (int k = 0; k < n; k++) {
+			uint32_t s = next[k];
+			uint16_t merged = seen[s] ? (uint16_t)(in[s] & out) : out;
+
+			if (seen[s] && merged == in[s])
+				continue;
+			in[s] = merged;
+			seen[s] = 1;
+			if (!queued[s]) {
+				queued[s] = 1;
+				work[nr_work++] = s;
+			}
+		}
+	}
+	err = 0;
+	for (uint32_t i = 0; i < v->len && !err; i++) {
+		uint16_t missing;
+
+		if (!seen[i] || v->op[i] == ISA_OP_INVALID)
+			continue;
+		missing = reg_uses(&v->insns[i], v->op[i]) & ~in[i];
+		if (missing)
+			err = reject_regs(v, i, missing);
+	}
+out:
+	free(in);
+	free(seen);
+	free(queued);
+	free(work);
+	return err;
+}
+
 int vm_validate(const struct nsbpf_insn *insns, uint32_t len, const struct nsbpf_vm_env *env,
 		struct vm_validated *out, char *log, size_t log_size)
 {
@@ -294,6 +463,12 @@ int vm_validate(const struct nsbpf_insn *insns, uint32_t len, const struct nsbpf
 	err = check_flow(&v);
 	if (err)
 		goto err_free;
+	if (env && env->sz >= offsetof(struct nsbpf_vm_env, flags) + sizeof(env->flags) &&
+	    (env->flags & NSBPF_VM_F_CHECK_REGS)) {
+		err = check_regs(&v);
+		if (err)
+			goto err_free;
+	}
 	free(v.is_lddw_tail);
 	out->op = v.op;
 	out->is_func = v.is_func;

@@ -1371,12 +1371,68 @@ static void test_test_env_helpers(void **state)
 	assert_int_equal(r0, 0x0102030405ull);
 }
 
+
+/*
+ * NSBPF_VM_F_CHECK_REGS: reads of registers no path has set are refused with -EACCES, as
+ * the kernel's verifier does ("R2 !read_ok"); without the flag the same programs load.
+ */
+static void test_check_regs(void **state)
+{
+	struct nsbpf_vm_env env = unit_env;
+	const struct nsbpf_insn uninit_r2[] = { MOV64_REG(0, 2), EXIT() };
+	const struct nsbpf_insn no_r0[] = { MOV64_IMM(1, 0), EXIT() };
+	/* r1..r5 are unset after a call, r0 is set */
+	const struct nsbpf_insn after_call[] = { CALL(H_COUNT), MOV64_REG(0, 1), EXIT() };
+	/* r3 set on one path only */
+	const struct nsbpf_insn one_path[] = { JEQ_IMM(1, 0, 1), MOV64_IMM(3, 1),
+					       MOV64_REG(0, 3), EXIT() };
+	const struct nsbpf_insn both_paths[] = { MOV64_IMM(3, 2), JEQ_IMM(1, 0, 1), MOV64_IMM(3, 1),
+						 MOV64_REG(0, 3), EXIT() };
+	/* a loop: r4 is set before it, and stays set around the back edge */
+	const struct nsbpf_insn loop[] = { MOV64_IMM(4, 3), ADD64_IMM(4, -1), JEQ_IMM(4, 0, 1),
+					   JA(-3), MOV64_REG(0, 4), EXIT() };
+	/* a subprogram gets r1..r5 as arguments; r0 is set by the call */
+	const struct nsbpf_insn subprog[] = { MOV64_IMM(2, 5), CALL_LOCAL(1), EXIT(),
+					      MOV64_REG(0, 2), EXIT() };
+	struct nsbpf_vm_prog *prog = NULL;
+	char log[128];
+
+	(void)state;
+	env.flags = NSBPF_VM_F_CHECK_REGS;
+	assert_int_equal(nsbpf_vm_load(uninit_r2, N(uninit_r2), &env, &prog, log, sizeof(log)),
+			 -EACCES);
+	assert_string_equal(log, "insn 0: R2 !read_ok");
+	assert_int_equal(nsbpf_vm_load(no_r0, N(no_r0), &env, &prog, log, sizeof(log)), -EACCES);
+	assert_string_equal(log, "insn 1: R0 !read_ok");
+	assert_int_equal(nsbpf_vm_load(after_call, N(after_call), &env, &prog, log, sizeof(log)),
+			 -EACCES);
+	assert_string_equal(log, "insn 1: R1 !read_ok");
+	assert_int_equal(nsbpf_vm_load(one_path, N(one_path), &env, &prog, log, sizeof(log)),
+			 -EACCES);
+	assert_string_equal(log, "insn 2: R3 !read_ok");
+
+	assert_int_equal(nsbpf_vm_load(both_paths, N(both_paths), &env, &prog, log, sizeof(log)), 0);
+	nsbpf_vm_prog_free(prog);
+	assert_int_equal(nsbpf_vm_load(loop, N(loop), &env, &prog, log, sizeof(log)), 0);
+	nsbpf_vm_prog_free(prog);
+	assert_int_equal(nsbpf_vm_load(subprog, N(subprog), &env, &prog, log, sizeof(log)), 0);
+	nsbpf_vm_prog_free(prog);
+
+	/* the same programs load when the check is off */
+	env.flags = 0;
+	assert_int_equal(nsbpf_vm_load(uninit_r2, N(uninit_r2), &env, &prog, log, sizeof(log)), 0);
+	nsbpf_vm_prog_free(prog);
+	assert_int_equal(nsbpf_vm_load(after_call, N(after_call), &env, &prog, log, sizeof(log)), 0);
+	nsbpf_vm_prog_free(prog);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_validation_errors_name_the_insn),
+		T(test_check_regs),
 		T(test_jump_to_insn_minus_one),
 		T(test_validation_log_truncates),
 		T(test_empty_program),
