@@ -70,6 +70,37 @@ int nsbpf_fd_install_cgroup(struct nsbpf_runtime *rt, struct nsbpf_cgroup *cgrp,
 int nsbpf_fd_get_net(struct nsbpf_runtime *rt, int fd, struct nsbpf_net **net);
 int nsbpf_fd_get_cgroup(struct nsbpf_runtime *rt, int fd, struct nsbpf_cgroup **cgrp);
 
+/*
+ * mkdir / rmdir / unlink under the runtime's bpffs mount point (/sys/fs/bpf): pins are
+ * files there. -EXDEV for a path outside bpffs (the caller then asks the host).
+ */
+int nsbpf_bpffs_mkdir(struct nsbpf_runtime *rt, const char *path, unsigned int mode);
+int nsbpf_bpffs_unlink(struct nsbpf_runtime *rt, const char *path, bool dir);
+
+struct stat;
+
+/*
+ * stat(2) of a directory or pin under the bpffs mount point: type and permissions, nlink,
+ * inode number, owner and times as the kernel's bpffs keeps them (st_dev left 0). bpffs has
+ * no symlinks, so this is lstat(2) too. 0, -EXDEV outside bpffs, or the lookup's -errno.
+ */
+int nsbpf_bpffs_stat(struct nsbpf_runtime *rt, const char *path, struct stat *st);
+
+/* One entry of a bpffs directory, as readdir(3) shows it. */
+struct nsbpf_bpffs_dirent {
+	unsigned long long ino;
+	unsigned char type; /* DT_DIR or DT_REG */
+	char name[256];
+};
+
+/*
+ * The entries of the bpffs directory @path in the kernel's readdir order: ".", "..", then the
+ * names newest first. *ents gets an array the caller free()s. Returns the number of entries,
+ * -EXDEV outside bpffs, or -errno (-ENOENT, -ENOTDIR ...).
+ */
+long nsbpf_bpffs_readdir(struct nsbpf_runtime *rt, const char *path,
+			 struct nsbpf_bpffs_dirent **ents);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,9 +7,10 @@
  * never fail inside the bounds, updates copy in place and deletes are -EINVAL. Values are
  * round_up(value_size, 8) bytes apart; a per-CPU array keeps each index's CPU values next
  * to each other, so the syscall side copies one contiguous block. An ARRAY created with
- * BPF_F_MMAPABLE lives in a memfd, so that user space can map it (libbpf does, for global
- * variables). fd arrays hold struct bpf_fd_elem pointers, swapped atomically; the old
- * element is released after an RCU grace period. Nothing here allocates on the data path.
+ * BPF_F_MMAPABLE lives in a memfd's pages, so that user space can map it (libbpf does, for
+ * global variables; the map keeps the mapping, not the fd). fd arrays hold struct
+ * bpf_fd_elem pointers, swapped atomically; the old element is released after an RCU grace
+ * period. Nothing here allocates on the data path.
  */
 #include <errno.h>
 #include <limits.h>
@@ -20,15 +21,15 @@
 
 #include "map.h"
 
-#define ARRAY_CREATE_FLAG_MASK                                                            \
-	(BPF_F_NUMA_NODE | BPF_F_MMAPABLE | BPF_F_ACCESS_MASK | BPF_F_PRESERVE_ELEMS |    \
+#define ARRAY_CREATE_FLAG_MASK                                                                     \
+	(BPF_F_NUMA_NODE | BPF_F_MMAPABLE | BPF_F_ACCESS_MASK | BPF_F_PRESERVE_ELEMS |             \
 	 BPF_F_INNER_MAP)
 
 struct bpf_array {
 	struct bpf_map map;
 	uint32_t elem_size; /* round_up(value_size, 8) */
-	int memfd;	    /* BPF_F_MMAPABLE: the file behind `value`; else -1 */
-	size_t value_area;  /* bytes at `value` (page aligned with BPF_F_MMAPABLE) */
+	bool mmapable;	    /* `value` is a shared mapping (BPF_F_MMAPABLE), else malloc'ed */
+	size_t value_area;  /* bytes at `value` (page aligned when mmapable) */
 	union {
 		/* ARRAY: max_entries values; PERCPU_ARRAY: max_entries × nr_cpus values. */
 		char *value;
@@ -54,8 +55,7 @@ static void *array_elem(struct bpf_array *array, uint32_t index)
 
 static void *percpu_array_elem(struct bpf_array *array, uint32_t index, uint32_t cpu)
 {
-	return array->value +
-	       ((uint64_t)index * array->map.env->nr_cpus + cpu) * array->elem_size;
+	return array->value + ((uint64_t)index * array->map.env->nr_cpus + cpu) * array->elem_size;
 }
 
 /* ---- Creation ------------------------------------------------------------------------ */
@@ -86,10 +86,10 @@ static int array_map_alloc_check(union bpf_attr *attr)
 	return 0;
 }
 
-/* Values of an mmapable array: a shared mapping of a memfd user space can map too. */
+/* Values of an mmapable array: pages of a memfd, shared, so user space can map them too. */
 static int array_alloc_mmapable(struct bpf_array *array, uint64_t size)
 {
-	void *area;
+	void *area = MAP_FAILED;
 	int fd;
 
 	size = BPF_MAP_ROUND_UP(size, BPF_MAP_PAGE_SIZE);
@@ -98,19 +98,16 @@ static int array_alloc_mmapable(struct bpf_array *array, uint64_t size)
 	fd = memfd_create("bpf-map", MFD_CLOEXEC);
 	if (fd < 0)
 		return -ENOMEM;
-	if (ftruncate(fd, (off_t)size))
-		goto err_close;
-	area = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (ftruncate(fd, (off_t)size) == 0)
+		area = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	/* The mapping keeps the pages; the fd would only shift the process's fd numbers. */
+	close(fd);
 	if (area == MAP_FAILED)
-		goto err_close;
-	array->memfd = fd;
+		return -ENOMEM;
+	array->mmapable = true;
 	array->value = area;
 	array->value_area = size;
 	return 0;
-
-err_close:
-	close(fd);
-	return -ENOMEM;
 }
 
 static int array_map_alloc(union bpf_attr *attr, const struct bpf_map_env *env,
@@ -131,7 +128,6 @@ static int array_map_alloc(union bpf_attr *attr, const struct bpf_map_env *env,
 		return -ENOMEM;
 	bpf_map_init_from_attr(&array->map, attr, env);
 	array->elem_size = elem_size;
-	array->memfd = -1;
 
 	nr_values = (uint64_t)attr->max_entries * (percpu ? env->nr_cpus : 1);
 	if (attr->map_flags & BPF_F_MMAPABLE) {
@@ -158,12 +154,10 @@ static void array_map_free(struct bpf_map *map)
 {
 	struct bpf_array *array = to_array(map);
 
-	if (array->memfd >= 0) {
+	if (array->mmapable)
 		munmap(array->value, array->value_area);
-		close(array->memfd);
-	} else {
+	else
 		free(array->value);
-	}
 	free(array);
 }
 
@@ -175,9 +169,21 @@ static bool array_map_meta_equal(const struct bpf_map *meta0, const struct bpf_m
 	return meta0->map_flags & BPF_F_INNER_MAP ? true : meta0->max_entries == meta1->max_entries;
 }
 
+/* sizeof(struct bpf_array) in the kernel we measured (6.18, x86-64): memlock counts it. */
+#define KERNEL_BPF_ARRAY_SIZE 312u
+
+/* The kernel's array_map_mem_usage, to the byte (fdinfo "memlock", measured on 6.18). */
 static uint64_t array_map_mem_usage(const struct bpf_map *map)
 {
-	return sizeof(struct bpf_array) + to_array(map)->value_area;
+	uint64_t entries = map->max_entries, elem_size = to_array(map)->elem_size;
+	uint64_t usage = KERNEL_BPF_ARRAY_SIZE;
+
+	if (array_is_percpu(map))
+		return usage + entries * sizeof(void *) + entries * elem_size * map->env->nr_cpus;
+	if (map->map_flags & BPF_F_MMAPABLE)
+		return BPF_MAP_ROUND_UP(usage, BPF_MAP_PAGE_SIZE) +
+		       BPF_MAP_ROUND_UP(entries * elem_size, BPF_MAP_PAGE_SIZE);
+	return usage + entries * elem_size;
 }
 
 /* ---- Elements ------------------------------------------------------------------------ */
@@ -202,8 +208,7 @@ static void *percpu_array_map_lookup_elem(struct bpf_map *map, const void *key)
 	return percpu_array_elem(to_array(map), index, bpf_map_this_cpu(map));
 }
 
-static void *percpu_array_map_lookup_percpu_elem(struct bpf_map *map, const void *key,
-						 uint32_t cpu)
+static void *percpu_array_map_lookup_percpu_elem(struct bpf_map *map, const void *key, uint32_t cpu)
 {
 	uint32_t index;
 
@@ -274,8 +279,8 @@ static long array_map_update_elem(struct bpf_map *map, const void *key, const vo
 }
 
 /* The syscall side of PERCPU_ARRAY: one rounded value per CPU (bpf_percpu_array_update). */
-static int percpu_array_map_update_value(struct bpf_map *map, const void *key,
-					 const void *value, uint64_t map_flags)
+static int percpu_array_map_update_value(struct bpf_map *map, const void *key, const void *value,
+					 uint64_t map_flags)
 {
 	struct bpf_array *array = to_array(map);
 	uint32_t index;
@@ -311,16 +316,27 @@ static int array_map_mmap(struct bpf_map *map, void *addr, size_t len, int prot,
 			  uint64_t pgoff, void **out)
 {
 	struct bpf_array *array = to_array(map);
-	void *p;
 
 	if (!(map->map_flags & BPF_F_MMAPABLE))
 		return -EINVAL;
-	if (pgoff * BPF_MAP_PAGE_SIZE + len > array->value_area)
+	if (len == 0 || pgoff * BPF_MAP_PAGE_SIZE + len > array->value_area)
 		return -EINVAL;
-	p = mmap(addr, len, prot, flags, array->memfd, (off_t)(pgoff * BPF_MAP_PAGE_SIZE));
-	if (p == MAP_FAILED)
-		return -errno;
-	*out = p;
+	return bpf_map_area_view(array->value + pgoff * BPF_MAP_PAGE_SIZE,
+				 BPF_MAP_ROUND_UP(len, BPF_MAP_PAGE_SIZE),
+				 (flags & MAP_FIXED) ? addr : NULL, prot, out);
+}
+
+/* sha256.c */
+void sha256(const void *data, size_t len, uint8_t digest[32]);
+
+/* array_map_get_hash: every element with its padding, elem_size × max_entries bytes. */
+static int array_map_get_hash(struct bpf_map *map, uint32_t size, void *hash)
+{
+	struct bpf_array *array = to_array(map);
+
+	if (size != 32)
+		return -EINVAL;
+	sha256(array->value, (size_t)array->elem_size * map->max_entries, hash);
 	return 0;
 }
 
@@ -329,6 +345,7 @@ const struct bpf_map_ops array_map_ops = {
 	.map_alloc = array_map_alloc,
 	.map_free = array_map_free,
 	.map_meta_equal = array_map_meta_equal,
+	.map_get_hash = array_map_get_hash,
 	.map_mem_usage = array_map_mem_usage,
 	.map_lookup_elem = array_map_lookup_elem,
 	.map_update_elem = array_map_update_elem,
@@ -383,7 +400,6 @@ static int fd_array_map_alloc(union bpf_attr *attr, const struct bpf_map_env *en
 		return -ENOMEM;
 	bpf_map_init_from_attr(&array->map, attr, env);
 	array->elem_size = BPF_MAP_ROUND_UP(attr->value_size, 8);
-	array->memfd = -1;
 	array->value_area = (uint64_t)attr->max_entries * sizeof(*array->ptrs);
 	array->ptrs = calloc(attr->max_entries, sizeof(*array->ptrs));
 	if (!array->ptrs) {

@@ -40,12 +40,17 @@ struct bpf_link;
 struct bpffs;
 struct bpf_fdtable;
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
 /* What a bpf fd refers to; also what readlink(/proc/self/fd/N) shows. */
 enum bpf_file_kind {
 	BPF_FILE_PROG, /* anon_inode:bpf-prog */
 	BPF_FILE_MAP,  /* anon_inode:bpf-map */
 	BPF_FILE_LINK, /* anon_inode:bpf_link (LINK_CREATE) or bpf-link (GET_FD_BY_ID) */
 	BPF_FILE_BTF,  /* anon_inode:btf */
+	BPF_FILE_STATS, /* anon_inode:bpf-stats (ENABLE_STATS); obj: the struct bpf_state */
 	BPF_FILE_NET,  /* net:[INUM]: an open /proc/PID/ns/net (obj: struct nsbpf_net handle) */
 	BPF_FILE_CGROUP, /* a cgroup2 directory opened O_DIRECTORY (obj: struct nsbpf_cgroup) */
 };
@@ -77,10 +82,40 @@ struct bpf_state {
 
 /* The BPF state of @rt, created on first use; NULL only on -ENOMEM. */
 struct bpf_state *bpf_state_get(struct nsbpf_runtime *rt);
+/* The BPF state of @rt if it was created, else NULL (never creates it). */
+struct bpf_state *bpf_state_peek(struct nsbpf_runtime *rt);
+
+/*
+ * The task the calling thread acts as in @rt (nsbpf_set_current_task()), or the runtime's
+ * init task. No reference: the caller of nsbpf_set_current_task() keeps it alive.
+ */
+struct task_struct *bpf_current_task(struct nsbpf_runtime *rt);
+
+/*
+ * The map layer's struct bpf_map_obj_ops (syscall.c): fds resolve through the fd table, map
+ * ids are freed from map_idr. obj_ctx is the struct bpf_state.
+ */
+extern const struct bpf_map_obj_ops bpf_map_obj_ops_sys;
 
 /* User memory (uaccess.c): 0 or -EFAULT, never a crash. */
 int copy_from_user(void *dst, const void *usrc, size_t len);
 int copy_to_user(void *udst, const void *src, size_t len);
+/*
+ * A NUL-terminated string of at most @count bytes: its length without the NUL, @count if
+ * none of the @count bytes is NUL (the kernel's strncpy_from_user), or -EFAULT.
+ */
+long strncpy_from_user(char *dst, const void *usrc, size_t count);
+/*
+ * The kernel's bpf_check_uarg_tail_zero: a user struct of @actual_size where we know
+ * @expected_size bytes. -E2BIG past PAGE_SIZE or when a byte beyond ours is non-zero,
+ * -EFAULT when one cannot be read.
+ */
+int bpf_check_uarg_tail_zero(const void *uaddr, size_t expected_size, size_t actual_size);
+/*
+ * Puts the fault handler back on top of whatever SIGSEGV/SIGBUS handler is installed now
+ * (it chains to that one). The first copy installs it; call this after installing another.
+ */
+void bpf_uaccess_install(void);
 /* The map layer's struct bpf_uaccess doing the above. */
 extern const struct bpf_uaccess bpf_uaccess_user;
 /* u64 attr fields that hold user pointers */
@@ -96,10 +131,28 @@ void bpf_file_put(struct bpf_file *file); /* the last put drops the object's ref
 int bpf_fd_install(struct bpf_state *st, struct bpf_file *file, bool cloexec);
 /* The file behind @fd with a reference, or NULL (not one of ours: the caller says -EBADF). */
 struct bpf_file *bpf_fd_get(struct bpf_state *st, int fd);
+/* Installs @file at @fd, an fd the caller reserved as a dup of bpf_fd_anchor(). Returns @fd. */
+int bpf_fd_install_at(struct bpf_state *st, int fd, struct bpf_file *file, bool cloexec);
+/* The file every fd of the runtime is a dup of (reserve an fd with F_DUPFD_CLOEXEC on it). */
+int bpf_fd_anchor(struct bpf_state *st);
+/*
+ * The errno for an fd bpf_fd_get() did not find: -EINVAL when the process has it open (a
+ * file that is not a bpf object: the kernel's "wrong kind"), -EBADF when it is not open.
+ */
+int bpf_fd_not_ours(struct bpf_state *st, int fd);
+/* A new reference on @file (a command that keeps it past bpf_fd_get's). */
+void bpf_file_get(struct bpf_file *file);
+/* The fd table of a runtime: created with the state, freed with it (closing its fds). */
+int bpf_fdtable_new(struct bpf_fdtable **fdt);
+void bpf_fdtable_free(struct bpf_fdtable *fdt);
 
 /* Program objects (prog.c). */
 struct bpf_prog *bpf_prog_from_fd(struct bpf_state *st, int fd, int *err); /* -EBADF/-EINVAL */
 void bpf_prog_inc(struct bpf_prog *prog);
+/* A reference unless the last one is already gone (id lookup, idr_lock held): 0 or -ENOENT. */
+int bpf_prog_inc_not_zero(struct bpf_prog *prog);
+/* The program's tag (BPF_TAG_SIZE bytes), for fdinfo lines of links. */
+const uint8_t *bpf_prog_tag(const struct bpf_prog *prog);
 void bpf_prog_put(struct bpf_prog *prog);
 uint32_t bpf_prog_id(const struct bpf_prog *prog);
 uint32_t bpf_prog_type(const struct bpf_prog *prog);
@@ -116,8 +169,36 @@ int bpf_prog_test_run(struct bpf_state *st, const union bpf_attr *attr, union bp
 int bpf_btf_load(struct bpf_state *st, union bpf_attr *attr, struct bpf_btf **btf);
 struct bpf_btf *bpf_btf_from_fd(struct bpf_state *st, int fd, int *err);
 void bpf_btf_put(struct bpf_btf *btf);
+/* A reference unless the last one is already gone (id lookup, idr_lock held): 0 or -ENOENT. */
+int bpf_btf_inc_not_zero(struct bpf_btf *btf);
+void bpf_btf_inc(struct bpf_btf *btf);
 uint32_t bpf_btf_id(const struct bpf_btf *btf);
 int bpf_btf_get_info_by_fd(struct bpf_state *st, struct bpf_btf *btf,
 			   const union bpf_attr *attr, union bpf_attr *uattr);
+/* The fdinfo line after the generic ones ("btf_id:\t<id>\n"); snprintf's return. */
+int bpf_btf_show_fdinfo(const struct bpf_btf *btf, char *buf, size_t size);
+
+/*
+ * The virtual bpf filesystem (bpffs.c): pins under its mount point ("/sys/fs/bpf" unless
+ * set). Paths are the caller's strings, absolute or relative to the process's cwd.
+ */
+struct stat;
+
+int bpffs_new(struct bpffs **fs);
+void bpffs_free(struct bpffs *fs);
+/* Whether @path resolves to the mount point or below it. */
+bool bpffs_path_is_ours(struct bpf_state *st, const char *path);
+/* OBJ_PIN after the fd is resolved: @file's object gets a pin holding its own reference. */
+int bpffs_pin(struct bpf_state *st, const char *path, struct bpf_file *file);
+/* OBJ_GET: a new file for the object pinned at @path, with @f_flags (O_RDONLY ...). */
+int bpffs_get(struct bpf_state *st, const char *path, uint32_t f_flags, struct bpf_file **file);
+/* mkdir(2), unlink(2) and rmdir(2) under the mount point, for the shim: 0 or -errno. */
+int bpffs_mkdir(struct bpf_state *st, const char *path, uint32_t mode);
+int bpffs_unlink(struct bpf_state *st, const char *path);
+int bpffs_rmdir(struct bpf_state *st, const char *path);
+/* stat(2) of a directory or pin (bpffs has no symlinks: lstat is the same): 0 or -errno. */
+int bpffs_stat(struct bpf_state *st, const char *path, struct stat *stbuf);
+/* The listing of a directory, as nsbpf_bpffs_readdir() gives it. */
+long bpffs_readdir(struct bpf_state *st, const char *path, struct nsbpf_bpffs_dirent **ents);
 
 #endif /* NSBPF_BPF_BPF_H */

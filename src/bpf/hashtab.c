@@ -27,13 +27,18 @@
 
 #include "map.h"
 
-#define HTAB_CREATE_FLAG_MASK                                                             \
-	(BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK |  \
+#define HTAB_CREATE_FLAG_MASK                                                                      \
+	(BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK |           \
 	 BPF_F_ZERO_SEED)
 
-/* Sizes of the kernel's struct htab_elem and struct bucket on x86-64: creation limits use them. */
-#define HTAB_KERNEL_ELEM_SIZE	48u
-#define HTAB_KERNEL_BUCKET_SIZE 16u
+/*
+ * Sizes of the kernel's structs on x86-64 (6.18): creation limits and the memlock figure
+ * use them. struct bpf_htab's was measured (memlock of a one-entry map).
+ */
+#define HTAB_KERNEL_ELEM_SIZE	    48u
+#define HTAB_KERNEL_BUCKET_SIZE	    16u
+#define HTAB_KERNEL_HTAB_SIZE	    896u
+#define HTAB_KERNEL_LLIST_NODE_SIZE 8u
 
 /* The LRU's batch sizes (bpf_lru_list.h): LOCAL_FREE_TARGET, PERCPU_FREE_TARGET. */
 #define LRU_LOCAL_FREE_TARGET  128u
@@ -125,45 +130,47 @@ static uint32_t rol32(uint32_t word, unsigned int shift)
 	return (word << (shift & 31)) | (word >> ((-shift) & 31));
 }
 
-#define __jhash_mix(a, b, c)                                                              \
-	{                                                                                 \
-		a -= c;                                                                   \
-		a ^= rol32(c, 4);                                                         \
-		c += b;                                                                   \
-		b -= a;                                                                   \
-		b ^= rol32(a, 6);                                                         \
-		a += c;                                                                   \
-		c -= b;                                                                   \
-		c ^= rol32(b, 8);                                                         \
-		b += a;                                                                   \
-		a -= c;                                                                   \
-		a ^= rol32(c, 16);                                                        \
-		c += b;                                                                   \
-		b -= a;                                                                   \
-		b ^= rol32(a, 19);                                                        \
-		a += c;                                                                   \
-		c -= b;                                                                   \
-		c ^= rol32(b, 4);                                                         \
-		b += a;                                                                   \
-	}
+/* __jhash_mix: mix 3 32-bit values reversibly */
+static void __jhash_mix(uint32_t *a, uint32_t *b, uint32_t *c)
+{
+	*a -= *c;
+	*a ^= rol32(*c, 4);
+	*c += *b;
+	*b -= *a;
+	*b ^= rol32(*a, 6);
+	*a += *c;
+	*c -= *b;
+	*c ^= rol32(*b, 8);
+	*b += *a;
+	*a -= *c;
+	*a ^= rol32(*c, 16);
+	*c += *b;
+	*b -= *a;
+	*b ^= rol32(*a, 19);
+	*a += *c;
+	*c -= *b;
+	*c ^= rol32(*b, 4);
+	*b += *a;
+}
 
-#define __jhash_final(a, b, c)                                                            \
-	{                                                                                 \
-		c ^= b;                                                                   \
-		c -= rol32(b, 14);                                                        \
-		a ^= c;                                                                   \
-		a -= rol32(c, 11);                                                        \
-		b ^= a;                                                                   \
-		b -= rol32(a, 25);                                                        \
-		c ^= b;                                                                   \
-		c -= rol32(b, 16);                                                        \
-		a ^= c;                                                                   \
-		a -= rol32(c, 4);                                                         \
-		b ^= a;                                                                   \
-		b -= rol32(a, 14);                                                        \
-		c ^= b;                                                                   \
-		c -= rol32(b, 24);                                                        \
-	}
+/* __jhash_final: final mixing of 3 32-bit values (a,b,c) into c */
+static void __jhash_final(uint32_t *a, uint32_t *b, uint32_t *c)
+{
+	*c ^= *b;
+	*c -= rol32(*b, 14);
+	*a ^= *c;
+	*a -= rol32(*c, 11);
+	*b ^= *a;
+	*b -= rol32(*a, 25);
+	*c ^= *b;
+	*c -= rol32(*b, 16);
+	*a ^= *c;
+	*a -= rol32(*c, 4);
+	*b ^= *a;
+	*b -= rol32(*a, 14);
+	*c ^= *b;
+	*c -= rol32(*b, 24);
+}
 
 static uint32_t get_u32(const uint8_t *p)
 {
@@ -183,7 +190,7 @@ static uint32_t jhash(const void *key, uint32_t length, uint32_t initval)
 		a += get_u32(k);
 		b += get_u32(k + 4);
 		c += get_u32(k + 8);
-		__jhash_mix(a, b, c);
+		__jhash_mix(&a, &b, &c);
 		length -= 12;
 		k += 12;
 	}
@@ -223,7 +230,7 @@ static uint32_t jhash(const void *key, uint32_t length, uint32_t initval)
 		/* fallthrough */
 	case 1:
 		a += k[0];
-		__jhash_final(a, b, c);
+		__jhash_final(&a, &b, &c);
 		break;
 	case 0:
 		break;
@@ -242,7 +249,7 @@ static uint32_t jhash2(const void *key, uint32_t length, uint32_t initval)
 		a += get_u32(k);
 		b += get_u32(k + 4);
 		c += get_u32(k + 8);
-		__jhash_mix(a, b, c);
+		__jhash_mix(&a, &b, &c);
 		length -= 3;
 		k += 12;
 	}
@@ -255,7 +262,7 @@ static uint32_t jhash2(const void *key, uint32_t length, uint32_t initval)
 		/* fallthrough */
 	case 1:
 		a += get_u32(k);
-		__jhash_final(a, b, c);
+		__jhash_final(&a, &b, &c);
 		break;
 	case 0:
 		break;
@@ -475,9 +482,9 @@ static void pcpu_init_value(struct bpf_htab *htab, struct htab_elem *l, const vo
  * A new element for `key` (alloc_htab_elem). Must be called with the bucket's lock held;
  * old_elem is the element it replaces, if any: then the table does not grow.
  */
-static struct htab_elem *alloc_htab_elem(struct bpf_htab *htab, const void *key,
-					 const void *value, uint32_t hash, bool onallcpus,
-					 struct htab_elem *old_elem, int *err)
+static struct htab_elem *alloc_htab_elem(struct bpf_htab *htab, const void *key, const void *value,
+					 uint32_t hash, bool onallcpus, struct htab_elem *old_elem,
+					 int *err)
 {
 	uint32_t key_size = htab->map.key_size;
 	struct htab_elem *l_new;
@@ -499,6 +506,10 @@ static struct htab_elem *alloc_htab_elem(struct bpf_htab *htab, const void *key,
 		goto err_unreserve;
 
 	memcpy(l_new->key, key, key_size);
+	/* Per-CPU areas start zeroed (alloc_percpu): bpf() reads their padding too. */
+	if (htab->percpu && !htab->prealloc)
+		memset(htab_elem_cpu_value(htab, l_new, 0), 0,
+		       bpf_map_percpu_value_size(&htab->map));
 	if (htab->percpu)
 		pcpu_init_value(htab, l_new, value, onallcpus);
 	else if (htab->is_fd)
@@ -655,14 +666,12 @@ static struct htab_elem *prealloc_lru_pop(struct bpf_htab *htab, const void *key
 		l = lru_pop(&lru->local_free);
 	}
 	if (l) {
+		memcpy(l->key, key, htab->map.key_size);
+		l->hash = hash;
 		atomic_store_explicit(&l->lru_ref, 0, memory_order_relaxed);
 		lru_link_first(lru, l);
 	}
 	map_unlock(&lru->lock);
-	if (!l)
-		return NULL;
-	memcpy(l->key, key, htab->map.key_size);
-	l->hash = hash;
 	return l;
 }
 
@@ -843,8 +852,8 @@ static int htab_map_alloc(union bpf_attr *attr, const struct bpf_map_env *env,
 	if (htab->n_buckets > UINT32_MAX / HTAB_KERNEL_BUCKET_SIZE)
 		goto err_free_htab;
 
-	value_area = htab->percpu ? (uint64_t)bpf_map_percpu_size(&htab->map) * nr_cpus :
-				    BPF_MAP_ROUND_UP(attr->value_size, 8);
+	value_area = htab->percpu ? (uint64_t)bpf_map_percpu_size(&htab->map) * nr_cpus
+				  : BPF_MAP_ROUND_UP(attr->value_size, 8);
 	htab->elem_size = (uint32_t)(sizeof(struct htab_elem) +
 				     BPF_MAP_ROUND_UP(attr->key_size, 8) + value_area);
 
@@ -909,14 +918,37 @@ static void htab_map_free(struct bpf_map *map)
 	free(htab);
 }
 
+/*
+ * The kernel's htab_map_mem_usage, to the byte (fdinfo "memlock", measured on 6.18): its
+ * elements keep per-CPU values apart (a pointer in the element), and the non-preallocated
+ * ones carry an llist node.
+ */
 static uint64_t htab_map_mem_usage(const struct bpf_map *map)
 {
 	struct bpf_htab *htab = to_htab(map);
-	uint64_t usage = sizeof(struct bpf_htab) + sizeof(struct bucket) * (uint64_t)htab->n_buckets;
+	uint64_t nr_cpus = map->env->nr_cpus, percpu_size = bpf_map_percpu_size(map);
+	uint64_t elem_size = HTAB_KERNEL_ELEM_SIZE + BPF_MAP_ROUND_UP(map->key_size, 8) +
+			     (htab->percpu ? sizeof(void *) : percpu_size);
+	uint64_t usage =
+		HTAB_KERNEL_HTAB_SIZE + HTAB_KERNEL_BUCKET_SIZE * (uint64_t)htab->n_buckets;
+	uint64_t num_entries;
 
-	if (htab->prealloc)
-		return usage + (uint64_t)htab->elem_size * htab->nr_elems;
-	return usage + (uint64_t)htab->elem_size * atomic_load(&htab->count);
+	if (htab->prealloc) {
+		num_entries = htab->nr_elems;
+		usage += elem_size * num_entries;
+		if (htab->percpu)
+			usage += percpu_size * nr_cpus * num_entries;
+		else if (!htab->is_lru)
+			usage += sizeof(void *) * nr_cpus; /* the per-CPU extra element pointers */
+		return usage;
+	}
+	num_entries = atomic_load(&htab->count);
+	usage += (elem_size + HTAB_KERNEL_LLIST_NODE_SIZE) * num_entries;
+	if (htab->percpu) {
+		usage += (HTAB_KERNEL_LLIST_NODE_SIZE + sizeof(void *)) * num_entries;
+		usage += percpu_size * nr_cpus * num_entries;
+	}
+	return usage;
 }
 
 /* ---- Lookups ------------------------------------------------------------------------- */
@@ -964,8 +996,7 @@ static void *htab_percpu_map_lookup_elem(struct bpf_map *map, const void *key)
 	return htab_elem_cpu_value(to_htab(map), l, bpf_map_this_cpu(map));
 }
 
-static void *htab_percpu_map_lookup_percpu_elem(struct bpf_map *map, const void *key,
-						uint32_t cpu)
+static void *htab_percpu_map_lookup_percpu_elem(struct bpf_map *map, const void *key, uint32_t cpu)
 {
 	struct htab_elem *l;
 
@@ -1130,8 +1161,8 @@ static int htab_map_check_update_flags(bool onallcpus, uint64_t map_flags)
 }
 
 /* Per-CPU values and inner maps change in place (htab_map_update_elem_in_place). */
-static long htab_map_update_elem_in_place(struct bpf_map *map, const void *key,
-					  const void *value, uint64_t map_flags, bool onallcpus)
+static long htab_map_update_elem_in_place(struct bpf_map *map, const void *key, const void *value,
+					  uint64_t map_flags, bool onallcpus)
 {
 	struct bpf_htab *htab = to_htab(map);
 	struct bpf_fd_elem *old_map_ptr = NULL;
@@ -1176,8 +1207,7 @@ out_unlock:
 }
 
 static long __htab_lru_percpu_map_update_elem(struct bpf_map *map, const void *key,
-					      const void *value, uint64_t map_flags,
-					      bool onallcpus)
+					      const void *value, uint64_t map_flags, bool onallcpus)
 {
 	struct bpf_htab *htab = to_htab(map);
 	struct htab_elem *l_new = NULL, *l_old;
@@ -1227,8 +1257,8 @@ static long htab_percpu_map_update_elem(struct bpf_map *map, const void *key, co
 	return htab_map_update_elem_in_place(map, key, value, map_flags, false);
 }
 
-static long htab_lru_percpu_map_update_elem(struct bpf_map *map, const void *key,
-					    const void *value, uint64_t map_flags)
+static long htab_lru_percpu_map_update_elem(struct bpf_map *map, const void *key, const void *value,
+					    uint64_t map_flags)
 {
 	return __htab_lru_percpu_map_update_elem(map, key, value, map_flags, false);
 }
@@ -1421,11 +1451,10 @@ again:
 		htab_release_elem(htab, l);
 	}
 
-	if (bucket_cnt &&
-	    (ua->copy_to_user(ua, attr->batch.keys + (uint64_t)total * key_size, keys,
-			      (size_t)key_size * bucket_cnt) ||
-	     ua->copy_to_user(ua, attr->batch.values + (uint64_t)total * value_size, values,
-			      (size_t)value_size * bucket_cnt))) {
+	if (bucket_cnt && (ua->copy_to_user(ua, attr->batch.keys + (uint64_t)total * key_size, keys,
+					    (size_t)key_size * bucket_cnt) ||
+			   ua->copy_to_user(ua, attr->batch.values + (uint64_t)total * value_size,
+					    values, (size_t)value_size * bucket_cnt))) {
 		ret = -EFAULT;
 		goto after_loop;
 	}
@@ -1500,8 +1529,8 @@ static void fd_htab_map_free(struct bpf_map *map)
 	for (uint32_t i = 0; i < htab->n_buckets; i++) {
 		uintptr_t n = atomic_load_explicit(&htab->buckets[i].head, memory_order_relaxed);
 
-		for (; !is_a_nulls(n); n = atomic_load_explicit(&elem_of(n)->hash_node,
-								memory_order_relaxed))
+		for (; !is_a_nulls(n);
+		     n = atomic_load_explicit(&elem_of(n)->hash_node, memory_order_relaxed))
 			htab_put_fd_value(htab, elem_of(n), false);
 	}
 	htab_map_free(map);
@@ -1519,8 +1548,7 @@ static void *htab_of_map_lookup_elem(struct bpf_map *map, const void *key)
 }
 
 /* Syscall lookup: the id of the inner map (bpf_fd_htab_map_lookup_elem). */
-static int fd_htab_map_copy_value(struct bpf_map *map, const void *key, void *value,
-				  uint64_t flags)
+static int fd_htab_map_copy_value(struct bpf_map *map, const void *key, void *value, uint64_t flags)
 {
 	struct htab_elem *l;
 	int err = -ENOENT;

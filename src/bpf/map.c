@@ -17,6 +17,9 @@
 
 #include "map.h"
 
+/* For liburcu's per-thread reader state: whether another layer registered the thread. */
+#include <urcu/static/urcu-memb.h>
+
 /* NUMA nodes the runtime presents: one (node 0), as on the machines we measured. */
 #define BPF_MAP_NR_NODES 1
 
@@ -58,6 +61,11 @@ void bpf_rcu_thread_online(void)
 {
 	if (rcu_thread_registered)
 		return;
+	/* Registered by its owner (the core's workers, a runtime thread): it unregisters too. */
+	if (URCU_TLS(urcu_memb_reader).registered) {
+		rcu_thread_registered = true;
+		return;
+	}
 	pthread_once(&rcu_thread_key_once, rcu_thread_key_init);
 	urcu_memb_register_thread();
 	/* A non-NULL value makes the key's destructor run when the thread exits. */
@@ -124,6 +132,10 @@ int bpf_map_alloc(union bpf_attr *attr, const struct bpf_map_env *env, struct bp
 	int numa_node = bpf_map_attr_numa_node(attr);
 	struct bpf_map *map;
 	int err;
+
+	/* A runtime without CPUs cannot lay out per-CPU values (nor LRU lists, 16-bit CPU ids). */
+	if (!env || env->nr_cpus == 0 || env->nr_cpus > UINT16_MAX)
+		return -EINVAL;
 
 	/* Only bloom filters and arenas use map_extra; nsbpf has neither. */
 	if (attr->map_extra != 0)
@@ -298,6 +310,12 @@ out_unlock:
 	return err;
 }
 
+int bpf_map_check_lock_flag(const struct bpf_map *map, uint64_t flags)
+{
+	(void)map; /* no map records a bpf_spin_lock field without BTF */
+	return (flags & BPF_F_LOCK) ? -EINVAL : 0;
+}
+
 void bpf_map_maybe_wait_programs(struct bpf_map *map)
 {
 	/*
@@ -338,8 +356,7 @@ int bpf_map_copy_value(struct bpf_map *map, const void *key, void *value, uint64
 	return err;
 }
 
-int bpf_map_update_value(struct bpf_map *map, const void *key, const void *value,
-			 uint64_t flags)
+int bpf_map_update_value(struct bpf_map *map, const void *key, const void *value, uint64_t flags)
 {
 	int err;
 
@@ -399,7 +416,7 @@ int bpf_map_lookup_and_delete_value(struct bpf_map *map, const void *key, void *
 int bpf_map_do_batch(struct bpf_map *map, int cmd, union bpf_attr *attr,
 		     const struct bpf_uaccess *ua)
 {
-	int (*fn)(struct bpf_map *map, union bpf_attr *attr, const struct bpf_uaccess *ua);
+	bpf_map_batch_fn fn;
 
 	switch (cmd) {
 	case BPF_MAP_LOOKUP_BATCH:
@@ -547,19 +564,19 @@ int generic_map_lookup_batch(struct bpf_map *map, union bpf_attr *attr,
 		if (err)
 			break;
 		err = bpf_map_copy_value(map, key, value, attr->batch.elem_flags);
-		if (err == -ENOENT)
-			goto next_key; /* deleted since: skip it */
-		if (err)
+		if (err && err != -ENOENT) /* -ENOENT: deleted since, skip it */
 			goto out_free_buf;
-		err = ua->copy_to_user(ua, attr->batch.keys + (uint64_t)cp * map->key_size, key,
-				       map->key_size);
-		if (!err)
-			err = ua->copy_to_user(ua, attr->batch.values + (uint64_t)cp * value_size,
-					       value, value_size);
-		if (err)
-			goto out_free_buf;
-		cp++;
-next_key:
+		if (!err) {
+			err = ua->copy_to_user(ua, attr->batch.keys + (uint64_t)cp * map->key_size,
+					       key, map->key_size);
+			if (!err)
+				err = ua->copy_to_user(
+					ua, attr->batch.values + (uint64_t)cp * value_size, value,
+					value_size);
+			if (err)
+				goto out_free_buf;
+			cp++;
+		}
 		if (!prev_key)
 			prev_key = buf_prevkey;
 		tmp = prev_key;
@@ -582,8 +599,8 @@ out_free_prevkey:
 
 /* ---- mmap --------------------------------------------------------------------------- */
 
-int bpf_map_mmap(struct bpf_map *map, void *addr, size_t len, int prot, int flags,
-		 uint64_t off, void **out)
+int bpf_map_mmap(struct bpf_map *map, void *addr, size_t len, int prot, int flags, uint64_t off,
+		 void **out)
 {
 	bool writable = prot & PROT_WRITE;
 	int err = 0;
@@ -626,6 +643,24 @@ void bpf_map_mmap_close(struct bpf_map *map, bool writable)
 {
 	if (writable)
 		bpf_map_write_active_dec(map);
+}
+
+int bpf_map_area_view(void *src, size_t len, void *dst, int prot, void **out)
+{
+	void *p;
+	int err;
+
+	/* old_size 0 on a shared mapping: a new mapping of the same pages. */
+	p = mremap(src, 0, len, MREMAP_MAYMOVE | (dst ? MREMAP_FIXED : 0), dst);
+	if (p == MAP_FAILED)
+		return -errno;
+	if (mprotect(p, len, prot)) {
+		err = -errno;
+		munmap(p, len);
+		return err;
+	}
+	*out = p;
+	return 0;
 }
 
 /* ---- Programs and fd maps ----------------------------------------------------------- */
@@ -680,10 +715,12 @@ static void bpf_fd_elem_free_rcu(struct rcu_head *head)
 void bpf_fd_elem_put(struct bpf_fd_elem *elem, bool need_defer)
 {
 	/* A program may be using the object it looked up until the grace period ends. */
-	if (need_defer)
+	if (need_defer) {
+		bpf_rcu_thread_online(); /* call_rcu enters a read-side section */
 		urcu_memb_call_rcu(&elem->rcu, bpf_fd_elem_free_rcu);
-	else
+	} else {
 		bpf_fd_elem_free(elem);
+	}
 }
 
 int bpf_map_meta_alloc(const struct bpf_map_env *env, int inner_map_ufd, struct bpf_map **metap)

@@ -19,8 +19,8 @@
  * does. Objects an fd map holds (programs, inner maps) are references obtained through
  * the runtime's struct bpf_map_obj_ops and released after an RCU grace period.
  *
- * RCU: liburcu, memb flavour. Every thread that reads maps must be registered, through
- * bpf_rcu_thread_online() only. See src/bpf/README.md for the locking rules.
+ * RCU: liburcu, memb flavour. Every thread that reads maps must be registered
+ * (bpf_rcu_thread_online()). See src/bpf/README.md for the locking rules.
  */
 #ifndef NSBPF_BPF_MAP_H
 #define NSBPF_BPF_MAP_H
@@ -49,11 +49,13 @@
 #define BPF_MAP_FMODE_WRITE 2u
 
 /* The kernel's limits that show through map creation (x86-64 values). */
-#define BPF_MAP_PAGE_SIZE	 4096u
-#define BPF_MAP_KMALLOC_MAX_SIZE (1ull << 22) /* KMALLOC_MAX_SIZE: 1 << (MAX_PAGE_ORDER + PAGE_SHIFT) */
-#define BPF_MAP_PCPU_MIN_UNIT	 32768u	      /* PCPU_MIN_UNIT_SIZE */
+#define BPF_MAP_PAGE_SIZE 4096u
+/* KMALLOC_MAX_SIZE: 1 << (MAX_PAGE_ORDER + PAGE_SHIFT) */
+#define BPF_MAP_KMALLOC_MAX_SIZE (1ull << 22)
+/* PCPU_MIN_UNIT_SIZE */
+#define BPF_MAP_PCPU_MIN_UNIT 32768u
 
-#define BPF_MAP_ROUND_UP(x, a) ((((x) + (a) - 1) / (a)) * (a))
+#define BPF_MAP_ROUND_UP(x, a) ((((x) + (a)-1) / (a)) * (a))
 
 struct bpf_map;
 struct bpf_map_ops;
@@ -148,6 +150,10 @@ struct bpf_uaccess {
 	void *ctx;
 };
 
+/* A batch command of one map type; it updates attr->batch.count in place. */
+typedef int (*bpf_map_batch_fn)(struct bpf_map *map, union bpf_attr *attr,
+				const struct bpf_uaccess *ua);
+
 /*
  * The operations of one map type. The generic layer (map.c) calls through this table and
  * never switches on the type; a NULL entry means the kernel's answer for a missing op
@@ -166,6 +172,11 @@ struct bpf_map_ops {
 	uint64_t (*map_mem_usage)(const struct bpf_map *map);
 	/* Bytes of a value on the syscall side (bpf_map_value_size); NULL: value_size. */
 	uint32_t (*map_sys_value_size)(const struct bpf_map *map);
+	/*
+	 * OBJ_GET_INFO_BY_FD's `hash` (6.18, plain ARRAY only): the SHA-256 of the values of a
+	 * frozen map into @hash (@size bytes, SHA-256's 32). NULL: -EINVAL.
+	 */
+	int (*map_get_hash)(struct bpf_map *map, uint32_t size, void *hash);
 
 	/*
 	 * Data path (helpers, RCU read lock held), also the syscall side's default. Lookup
@@ -176,6 +187,7 @@ struct bpf_map_ops {
 	long (*map_update_elem)(struct bpf_map *map, const void *key, const void *value,
 				uint64_t flags);
 	long (*map_delete_elem)(struct bpf_map *map, const void *key);
+	/* Per-CPU maps only (bpf_map_lookup_percpu_elem): CPU `cpu`'s value, or NULL. */
 	void *(*map_lookup_percpu_elem)(struct bpf_map *map, const void *key, uint32_t cpu);
 	/* A syscall-side lookup that must not disturb the map (LRU: no reference bit). */
 	void *(*map_lookup_elem_sys_only)(struct bpf_map *map, const void *key);
@@ -192,15 +204,11 @@ struct bpf_map_ops {
 	int (*map_lookup_and_delete_elem)(struct bpf_map *map, const void *key, void *value,
 					  uint64_t flags);
 
-	/* Batch commands; NULL: -ENOTSUPP. They update attr->batch.count in place. */
-	int (*map_lookup_batch)(struct bpf_map *map, union bpf_attr *attr,
-				const struct bpf_uaccess *ua);
-	int (*map_lookup_and_delete_batch)(struct bpf_map *map, union bpf_attr *attr,
-					   const struct bpf_uaccess *ua);
-	int (*map_update_batch)(struct bpf_map *map, union bpf_attr *attr,
-				const struct bpf_uaccess *ua);
-	int (*map_delete_batch)(struct bpf_map *map, union bpf_attr *attr,
-				const struct bpf_uaccess *ua);
+	/* Batch commands; NULL: -ENOTSUPP. */
+	bpf_map_batch_fn map_lookup_batch;
+	bpf_map_batch_fn map_lookup_and_delete_batch;
+	bpf_map_batch_fn map_update_batch;
+	bpf_map_batch_fn map_delete_batch;
 
 	/* fd maps: an fd to a held object, the object back to what user space sees. */
 	int (*map_fd_get_ptr)(struct bpf_map *map, int ufd, void **ptr);
@@ -256,16 +264,16 @@ struct bpf_map {
 };
 
 /* Every map type nsbpf implements: uapi type, ops table, name (as bpftool prints it). */
-#define BPF_MAP_TYPES(X)                                                                 \
-	X(BPF_MAP_TYPE_HASH, htab_map_ops, "hash")                                       \
-	X(BPF_MAP_TYPE_ARRAY, array_map_ops, "array")                                    \
-	X(BPF_MAP_TYPE_PROG_ARRAY, prog_array_map_ops, "prog_array")                     \
-	X(BPF_MAP_TYPE_PERCPU_HASH, htab_percpu_map_ops, "percpu_hash")                  \
-	X(BPF_MAP_TYPE_PERCPU_ARRAY, percpu_array_map_ops, "percpu_array")               \
-	X(BPF_MAP_TYPE_LRU_HASH, htab_lru_map_ops, "lru_hash")                           \
-	X(BPF_MAP_TYPE_LRU_PERCPU_HASH, htab_lru_percpu_map_ops, "lru_percpu_hash")      \
-	X(BPF_MAP_TYPE_ARRAY_OF_MAPS, array_of_maps_map_ops, "array_of_maps")            \
-	X(BPF_MAP_TYPE_HASH_OF_MAPS, htab_of_maps_map_ops, "hash_of_maps")               \
+#define BPF_MAP_TYPES(X)                                                                           \
+	X(BPF_MAP_TYPE_HASH, htab_map_ops, "hash")                                                 \
+	X(BPF_MAP_TYPE_ARRAY, array_map_ops, "array")                                              \
+	X(BPF_MAP_TYPE_PROG_ARRAY, prog_array_map_ops, "prog_array")                               \
+	X(BPF_MAP_TYPE_PERCPU_HASH, htab_percpu_map_ops, "percpu_hash")                            \
+	X(BPF_MAP_TYPE_PERCPU_ARRAY, percpu_array_map_ops, "percpu_array")                         \
+	X(BPF_MAP_TYPE_LRU_HASH, htab_lru_map_ops, "lru_hash")                                     \
+	X(BPF_MAP_TYPE_LRU_PERCPU_HASH, htab_lru_percpu_map_ops, "lru_percpu_hash")                \
+	X(BPF_MAP_TYPE_ARRAY_OF_MAPS, array_of_maps_map_ops, "array_of_maps")                      \
+	X(BPF_MAP_TYPE_HASH_OF_MAPS, htab_of_maps_map_ops, "hash_of_maps")                         \
 	X(BPF_MAP_TYPE_RINGBUF, ringbuf_map_ops, "ringbuf")
 
 #define BPF_MAP_TYPE_OPS_DECL(type, ops, name) extern const struct bpf_map_ops ops;
@@ -278,10 +286,12 @@ const char *bpf_map_type_name(uint32_t map_type);
 /* ---- RCU ------------------------------------------------------------------------- */
 
 /*
- * Registers the calling thread with liburcu (memb) once; it is unregistered when the
- * thread exits. Every thread that takes urcu_memb_read_lock() must call this first (the
- * syscall-side functions below do it themselves). Never register with
- * urcu_memb_register_thread() directly: a second registration corrupts liburcu's list.
+ * Registers the calling thread with liburcu (memb) once, unless it is registered already
+ * (by core/rcu.h's rcu_register_thread(), whose caller then unregisters it); a thread
+ * registered here is unregistered when it exits. Every thread that takes
+ * urcu_memb_read_lock() must be registered (the syscall-side functions below call this
+ * themselves). A thread registered here must not register again elsewhere: a second
+ * registration corrupts liburcu's list.
  */
 void bpf_rcu_thread_online(void);
 
@@ -358,6 +368,12 @@ void bpf_map_write_active_dec(struct bpf_map *map);
  * mmap is active. Measured on 6.18.
  */
 int bpf_map_freeze(struct bpf_map *map, uint32_t fmode);
+/*
+ * BPF_F_LOCK in a command's flags needs a bpf_spin_lock in the value, which needs BTF: -EINVAL
+ * for every map here. The kernel checks it after the access check and before copying the key
+ * (lookup, update, lookup-and-delete); the element functions below check it again.
+ */
+int bpf_map_check_lock_flag(const struct bpf_map *map, uint64_t flags);
 /* After a successful syscall-side write of a map-in-map: wait for running programs. */
 void bpf_map_maybe_wait_programs(struct bpf_map *map);
 
@@ -370,8 +386,7 @@ void bpf_map_maybe_wait_programs(struct bpf_map *map);
  */
 int bpf_map_copy_value(struct bpf_map *map, const void *key, void *value, uint64_t flags);
 /* BPF_MAP_UPDATE_ELEM: value is bpf_map_value_size() bytes (an fd for fd maps). */
-int bpf_map_update_value(struct bpf_map *map, const void *key, const void *value,
-			 uint64_t flags);
+int bpf_map_update_value(struct bpf_map *map, const void *key, const void *value, uint64_t flags);
 /* BPF_MAP_DELETE_ELEM. */
 int bpf_map_delete_value(struct bpf_map *map, const void *key);
 /* BPF_MAP_GET_NEXT_KEY: key NULL means "the first key". */
@@ -406,10 +421,17 @@ int generic_map_delete_batch(struct bpf_map *map, union bpf_attr *attr,
  * type's own. A writable mapping counts as an active writer until bpf_map_mmap_close().
  * `addr` with MAP_FIXED places the mapping there.
  */
-int bpf_map_mmap(struct bpf_map *map, void *addr, size_t len, int prot, int flags,
-		 uint64_t off, void **out);
+int bpf_map_mmap(struct bpf_map *map, void *addr, size_t len, int prot, int flags, uint64_t off,
+		 void **out);
 /* The mapping `bpf_map_mmap` gave is gone (munmap); `writable`: it had PROT_WRITE. */
 void bpf_map_mmap_close(struct bpf_map *map, bool writable);
+/*
+ * For the types' map_mmap: a second mapping of the shared pages at `src` (len bytes, within
+ * one of our mappings), at `dst` when not NULL, with `prot`. Maps keep no fd open for their
+ * memory (a process sees the fds the kernel would give it), so user views are made from our
+ * own mapping with mremap(2).
+ */
+int bpf_map_area_view(void *src, size_t len, void *dst, int prot, void **out);
 
 /* ---- Programs and fd maps ----------------------------------------------------------- */
 
@@ -448,6 +470,21 @@ uint32_t bpf_map_fd_sys_lookup_elem(void *ptr);
 
 /* Tail calls: the program at `index` of a PROG_ARRAY, or NULL. RCU read lock held. */
 void *bpf_prog_array_map_lookup(struct bpf_map *map, uint32_t index);
+/*
+ * What programs may do with values (BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG). The kernel's
+ * verifier enforces it at load; here the helper layer does, when it grants a looked-up
+ * value's region (read, write) and before it updates or deletes.
+ */
+static inline bool bpf_map_prog_may_read(const struct bpf_map *map)
+{
+	return !(map->map_flags & BPF_F_WRONLY_PROG);
+}
+
+static inline bool bpf_map_prog_may_write(const struct bpf_map *map)
+{
+	return !(map->map_flags & BPF_F_RDONLY_PROG);
+}
+
 /* Whether the map's values are objects (PROG_ARRAY, *_OF_MAPS): programs may only look up. */
 bool bpf_map_is_fd_map(const struct bpf_map *map);
 
@@ -469,6 +506,8 @@ uint64_t bpf_ringbuf_query(struct bpf_map *map, uint64_t flags);
 /*
  * An eventfd the ring signals where the kernel wakes its poll waiters (a record committed
  * where the consumer waits, or BPF_RB_FORCE_WAKEUP); for the syscall layer's poll/epoll.
+ * Created on the first call (the ring keeps no fd until then) and owned by the ring: the
+ * caller dups it if it needs its own. Negative errno if it cannot be created.
  */
 int bpf_ringbuf_wakeup_fd(struct bpf_map *map);
 /* Whether unconsumed data is in the ring (the kernel's poll: EPOLLIN | EPOLLRDNORM). */

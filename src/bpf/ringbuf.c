@@ -9,10 +9,11 @@
  * Each record starts with an 8-byte header {len, pg_off}; len carries BUSY while the
  * record is reserved and DISCARD once discarded; records are 8-byte aligned.
  *
- * The pages live in a memfd, so the view user space gets from mmap (bpf_map_mmap) is the
- * same memory: page 0 writable, the rest read-only, the data pages twice. Producers are
- * serialised by a lock; the consumer needs none. Wake-ups go to an eventfd the syscall
- * layer can poll.
+ * The pages are a memfd's, mapped shared, so the view user space gets from mmap
+ * (bpf_map_mmap, made from our mapping with mremap) is the same memory: page 0 writable, the
+ * rest read-only, the data pages twice. No fd stays open: a process sees the fd numbers the
+ * kernel would give it. Producers are serialised by a lock; the consumer needs none.
+ * Wake-ups go to an eventfd, created when the syscall layer first asks for it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -39,8 +40,7 @@ struct bpf_ringbuf {
 	uint64_t mask; /* data size - 1 */
 	/* The oldest record not yet committed: producers must not lap it. */
 	uint64_t pending_pos;
-	int memfd;
-	int wakeup_fd;
+	_Atomic int wakeup_fd; /* -1 until bpf_ringbuf_wakeup_fd() creates it */
 	/* Our view: consumer page, producer page, data, data again (area_size bytes). */
 	char *area;
 	size_t area_size;
@@ -70,43 +70,13 @@ static uint64_t ringbuf_data_sz(const struct bpf_ringbuf *rb)
 	return rb->mask + 1;
 }
 
-/* Maps file pages [file_pg, +nr) at addr (MAP_FIXED). */
-static int ringbuf_map_pages(int memfd, char *addr, uint64_t file_pg, uint64_t nr, int prot,
-			     int flags)
+/* The view's pages [0, first_copy_end) are file pages; the data's second copy follows. */
+static uint64_t ringbuf_first_copy_end(const struct bpf_ringbuf *rb)
 {
-	void *p = mmap(addr, nr * BPF_MAP_PAGE_SIZE, prot, flags | MAP_FIXED, memfd,
-		       (off_t)(file_pg * BPF_MAP_PAGE_SIZE));
-
-	return p == MAP_FAILED ? -errno : 0;
+	return RINGBUF_POS_PAGES + ringbuf_data_sz(rb) / BPF_MAP_PAGE_SIZE;
 }
 
-/*
- * Places view pages [pgoff, pgoff + nr) at addr: view page p is file page p, except that
- * the second copy of the data (from RINGBUF_POS_PAGES + data pages on) is the data again.
- */
-static int ringbuf_map_view(const struct bpf_ringbuf *rb, char *addr, uint64_t pgoff,
-			    uint64_t nr, int prot, int flags)
-{
-	uint64_t data_pages = ringbuf_data_sz(rb) / BPF_MAP_PAGE_SIZE;
-	uint64_t first_copy_end = RINGBUF_POS_PAGES + data_pages;
-	uint64_t end = pgoff + nr, n;
-	int err;
-
-	if (pgoff < first_copy_end) {
-		n = (end < first_copy_end ? end : first_copy_end) - pgoff;
-		err = ringbuf_map_pages(rb->memfd, addr, pgoff, n, prot, flags);
-		if (err)
-			return err;
-		addr += n * BPF_MAP_PAGE_SIZE;
-		pgoff += n;
-	}
-	if (pgoff < end)
-		return ringbuf_map_pages(rb->memfd, addr, pgoff - data_pages, end - pgoff, prot,
-					 flags);
-	return 0;
-}
-
-/* Reserves address space for a view of `len` bytes (or uses the caller's with MAP_FIXED). */
+/* Reserves address space for a view of `len` bytes (or takes the caller's with MAP_FIXED). */
 static void *ringbuf_reserve_area(void *addr, size_t len, int flags)
 {
 	void *p = mmap(addr, len, PROT_NONE,
@@ -115,10 +85,25 @@ static void *ringbuf_reserve_area(void *addr, size_t len, int flags)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* Our view: the file's pages, then its data pages again right after them. */
+static int ringbuf_map_area(struct bpf_ringbuf *rb, int memfd)
+{
+	uint64_t first = ringbuf_first_copy_end(rb) * BPF_MAP_PAGE_SIZE;
+	const int prot = PROT_READ | PROT_WRITE, flags = MAP_SHARED | MAP_FIXED;
+
+	if (mmap(rb->area, first, prot, flags, memfd, 0) == MAP_FAILED)
+		return -ENOMEM;
+	if (mmap(rb->area + first, ringbuf_data_sz(rb), prot, flags, memfd,
+		 RINGBUF_POS_PAGES * BPF_MAP_PAGE_SIZE) == MAP_FAILED)
+		return -ENOMEM;
+	return 0;
+}
+
 static struct bpf_ringbuf *bpf_ringbuf_alloc(size_t data_sz)
 {
 	size_t file_size = RINGBUF_POS_PAGES * BPF_MAP_PAGE_SIZE + data_sz;
 	struct bpf_ringbuf *rb;
+	int memfd;
 
 	rb = calloc(1, sizeof(*rb));
 	if (!rb)
@@ -126,21 +111,20 @@ static struct bpf_ringbuf *bpf_ringbuf_alloc(size_t data_sz)
 	map_lock_init(&rb->spinlock);
 	rb->mask = data_sz - 1;
 	rb->area_size = file_size + data_sz;
+	atomic_init(&rb->wakeup_fd, -1);
 
-	rb->memfd = memfd_create("bpf-ringbuf", MFD_CLOEXEC);
-	if (rb->memfd < 0)
+	memfd = memfd_create("bpf-ringbuf", MFD_CLOEXEC);
+	if (memfd < 0)
 		goto err_free_rb;
-	if (ftruncate(rb->memfd, (off_t)file_size))
-		goto err_close_memfd;
-	rb->wakeup_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (rb->wakeup_fd < 0)
+	if (ftruncate(memfd, (off_t)file_size))
 		goto err_close_memfd;
 	rb->area = ringbuf_reserve_area(NULL, rb->area_size, 0);
 	if (!rb->area)
-		goto err_close_wakeup;
-	if (ringbuf_map_view(rb, rb->area, 0, rb->area_size / BPF_MAP_PAGE_SIZE,
-			     PROT_READ | PROT_WRITE, MAP_SHARED))
+		goto err_close_memfd;
+	if (ringbuf_map_area(rb, memfd))
 		goto err_unmap_area;
+	/* The mappings keep the pages. */
+	close(memfd);
 
 	rb->consumer_pos = (_Atomic uint64_t *)rb->area;
 	rb->producer_pos = (_Atomic uint64_t *)(rb->area + BPF_MAP_PAGE_SIZE);
@@ -149,10 +133,8 @@ static struct bpf_ringbuf *bpf_ringbuf_alloc(size_t data_sz)
 
 err_unmap_area:
 	munmap(rb->area, rb->area_size);
-err_close_wakeup:
-	close(rb->wakeup_fd);
 err_close_memfd:
-	close(rb->memfd);
+	close(memfd);
 err_free_rb:
 	free(rb);
 	return NULL;
@@ -160,9 +142,11 @@ err_free_rb:
 
 static void bpf_ringbuf_free(struct bpf_ringbuf *rb)
 {
+	int wakeup_fd = atomic_load(&rb->wakeup_fd);
+
 	munmap(rb->area, rb->area_size);
-	close(rb->wakeup_fd);
-	close(rb->memfd);
+	if (wakeup_fd >= 0)
+		close(wakeup_fd);
 	free(rb);
 }
 
@@ -181,7 +165,8 @@ static int ringbuf_map_alloc(union bpf_attr *attr, const struct bpf_map_env *env
 	if (attr->key_size || attr->value_size || !is_power_of_2(attr->max_entries) ||
 	    attr->max_entries % BPF_MAP_PAGE_SIZE)
 		return -EINVAL;
-	/* max_entries is 32 bits: with 4 KiB pages it never reaches RINGBUF_MAX_DATA_SZ (-E2BIG). */
+	/* max_entries is 32 bits: with 4 KiB pages it never reaches RINGBUF_MAX_DATA_SZ (-E2BIG).
+	 */
 
 	rb_map = calloc(1, sizeof(*rb_map));
 	if (!rb_map)
@@ -202,12 +187,20 @@ static void ringbuf_map_free(struct bpf_map *map)
 	free(map);
 }
 
+/* sizeof(struct bpf_ringbuf_map) in the kernel we measured (6.18, x86-64). */
+#define KERNEL_RINGBUF_MAP_SIZE 304u
+
+/*
+ * The kernel's ringbuf_map_mem_usage, to the byte (fdinfo "memlock", measured on 6.18):
+ * the meta and data pages, and a page pointer for each page of the double mapping.
+ */
 static uint64_t ringbuf_map_mem_usage(const struct bpf_map *map)
 {
-	struct bpf_ringbuf *rb = to_rb(map);
+	uint64_t nr_data_pages = ringbuf_data_sz(to_rb(map)) / BPF_MAP_PAGE_SIZE;
+	uint64_t nr_meta_pages = RINGBUF_PGOFF + RINGBUF_POS_PAGES;
 
-	return sizeof(struct bpf_ringbuf_map) + sizeof(*rb) +
-	       (RINGBUF_POS_PAGES * BPF_MAP_PAGE_SIZE + ringbuf_data_sz(rb));
+	return KERNEL_RINGBUF_MAP_SIZE + (nr_meta_pages + nr_data_pages) * BPF_MAP_PAGE_SIZE +
+	       (nr_meta_pages + 2 * nr_data_pages) * sizeof(void *);
 }
 
 /* Rings have no elements: every element command is -ENOTSUPP. */
@@ -217,8 +210,7 @@ static void *ringbuf_map_lookup_elem(struct bpf_map *map, const void *key)
 	return NULL;
 }
 
-static int ringbuf_map_copy_value(struct bpf_map *map, const void *key, void *value,
-				  uint64_t flags)
+static int ringbuf_map_copy_value(struct bpf_map *map, const void *key, void *value, uint64_t flags)
 {
 	(void)map, (void)key, (void)value, (void)flags;
 	return -ENOTSUPP;
@@ -248,20 +240,33 @@ static int ringbuf_map_mmap(struct bpf_map *map, void *addr, size_t len, int pro
 {
 	struct bpf_ringbuf *rb = to_rb(map);
 	uint64_t nr = BPF_MAP_ROUND_UP((uint64_t)len, BPF_MAP_PAGE_SIZE) / BPF_MAP_PAGE_SIZE;
-	char *area;
-	int err;
+	uint64_t first_end = ringbuf_first_copy_end(rb), end = pgoff + nr, n;
+	char *area, *dst;
+	void *seg;
+	int err = 0;
 
 	/* Only the consumer position is writable from user space. */
 	if ((prot & PROT_WRITE) && (pgoff != 0 || len != BPF_MAP_PAGE_SIZE))
 		return -EPERM;
 	/* remap_vmalloc_range(): the view must lie within the two copies. */
-	if (len == 0 || pgoff + nr > rb->area_size / BPF_MAP_PAGE_SIZE)
+	if (len == 0 || end > rb->area_size / BPF_MAP_PAGE_SIZE)
 		return -EINVAL;
 
 	area = ringbuf_reserve_area(addr, nr * BPF_MAP_PAGE_SIZE, flags);
 	if (!area)
 		return -ENOMEM;
-	err = ringbuf_map_view(rb, area, pgoff, nr, prot, flags & ~MAP_FIXED);
+	/* Our area has the same layout; its two copies are two mappings: one view from each. */
+	dst = area;
+	if (pgoff < first_end) {
+		n = (end < first_end ? end : first_end) - pgoff;
+		err = bpf_map_area_view(rb->area + pgoff * BPF_MAP_PAGE_SIZE, n * BPF_MAP_PAGE_SIZE,
+					dst, prot, &seg);
+		dst += n * BPF_MAP_PAGE_SIZE;
+		pgoff += n;
+	}
+	if (!err && pgoff < end)
+		err = bpf_map_area_view(rb->area + pgoff * BPF_MAP_PAGE_SIZE,
+					(end - pgoff) * BPF_MAP_PAGE_SIZE, dst, prot, &seg);
 	if (err) {
 		munmap(area, nr * BPF_MAP_PAGE_SIZE);
 		return err;
@@ -295,10 +300,11 @@ static uint64_t ringbuf_avail_data_sz(struct bpf_ringbuf *rb)
 
 static void bpf_ringbuf_notify(struct bpf_ringbuf *rb)
 {
+	int fd = atomic_load_explicit(&rb->wakeup_fd, memory_order_acquire);
 	uint64_t one = 1;
 
-	/* A full counter (EAGAIN) still reads as readable: nothing is lost. */
-	if (write(rb->wakeup_fd, &one, sizeof(one)) < 0)
+	/* Nobody polls before the eventfd exists; a full counter (EAGAIN) still polls readable. */
+	if (fd < 0 || write(fd, &one, sizeof(one)) < 0)
 		return;
 }
 
@@ -326,9 +332,8 @@ static void *__bpf_ringbuf_reserve(struct bpf_ringbuf *rb, uint64_t size)
 		hdr_len = atomic_load_explicit(&hdr->len, memory_order_acquire);
 		if (hdr_len & BPF_RINGBUF_BUSY_BIT)
 			break;
-		pend_pos += BPF_MAP_ROUND_UP((hdr_len & ~BPF_RINGBUF_DISCARD_BIT) +
-						     BPF_RINGBUF_HDR_SZ,
-					     8);
+		pend_pos += BPF_MAP_ROUND_UP(
+			(hdr_len & ~BPF_RINGBUF_DISCARD_BIT) + BPF_RINGBUF_HDR_SZ, 8);
 	}
 	rb->pending_pos = pend_pos;
 
@@ -374,8 +379,7 @@ static struct bpf_ringbuf_hdr *ringbuf_busy_hdr(struct bpf_ringbuf *rb, void *sa
 	return hdr;
 }
 
-static int bpf_ringbuf_commit(struct bpf_ringbuf *rb, void *sample, uint64_t flags,
-			      bool discard)
+static int bpf_ringbuf_commit(struct bpf_ringbuf *rb, void *sample, uint64_t flags, bool discard)
 {
 	struct bpf_ringbuf_hdr *hdr = ringbuf_busy_hdr(rb, sample);
 	uint64_t rec_pos, cons_pos;
@@ -443,7 +447,20 @@ uint64_t bpf_ringbuf_query(struct bpf_map *map, uint64_t flags)
 
 int bpf_ringbuf_wakeup_fd(struct bpf_map *map)
 {
-	return to_rb(map)->wakeup_fd;
+	struct bpf_ringbuf *rb = to_rb(map);
+	int fd = atomic_load_explicit(&rb->wakeup_fd, memory_order_acquire), expected = -1;
+
+	if (fd >= 0)
+		return fd;
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	/* Two first callers: one eventfd wins, the other goes. */
+	if (!atomic_compare_exchange_strong(&rb->wakeup_fd, &expected, fd)) {
+		close(fd);
+		fd = expected;
+	}
+	return fd;
 }
 
 bool bpf_ringbuf_has_data(struct bpf_map *map)

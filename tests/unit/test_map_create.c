@@ -56,12 +56,16 @@ struct create_case {
 	int err;
 };
 
-#define C(t, k, v, m, f, e)                                                              \
-	{ .type = BPF_MAP_TYPE_##t, .key_size = k, .value_size = v, .max_entries = m,      \
-	  .flags = f, .err = e }
-#define CI(t, k, v, m, f, in, e)                                                         \
-	{ .type = BPF_MAP_TYPE_##t, .key_size = k, .value_size = v, .max_entries = m,      \
-	  .flags = f, .inner_fd = in, .err = e }
+#define C(t, k, v, m, f, e)                                                                        \
+	{                                                                                          \
+		.type = BPF_MAP_TYPE_##t, .key_size = k, .value_size = v, .max_entries = m,        \
+		.flags = f, .err = e                                                               \
+	}
+#define CI(t, k, v, m, f, in, e)                                                                   \
+	{                                                                                          \
+		.type = BPF_MAP_TYPE_##t, .key_size = k, .value_size = v, .max_entries = m,        \
+		.flags = f, .inner_fd = in, .err = e                                               \
+	}
 
 static const struct create_case cases[] = {
 	/* htab_map_alloc_check, measured on 6.18 */
@@ -94,20 +98,45 @@ static const struct create_case cases[] = {
 	{ .type = 100, .key_size = 4, .value_size = 4, .max_entries = 1, .err = -EINVAL },
 	{ .type = 0, .key_size = 4, .value_size = 4, .max_entries = 1, .err = -EINVAL },
 	/* map_extra is for bloom filters and arenas only */
-	{ .type = BPF_MAP_TYPE_HASH, .key_size = 4, .value_size = 4, .max_entries = 1,
-	  .map_extra = 1, .err = -EINVAL },
+	{ .type = BPF_MAP_TYPE_HASH,
+	  .key_size = 4,
+	  .value_size = 4,
+	  .max_entries = 1,
+	  .map_extra = 1,
+	  .err = -EINVAL },
 	/* one NUMA node: node 1 is offline (measured), numa_node is ignored without the flag */
-	{ .type = BPF_MAP_TYPE_HASH, .key_size = 4, .value_size = 4, .max_entries = 1,
-	  .flags = BPF_F_NUMA_NODE, .numa_node = 1, .err = -EINVAL },
-	{ .type = BPF_MAP_TYPE_HASH, .key_size = 4, .value_size = 4, .max_entries = 1,
-	  .numa_node = 1, .err = 0 },
+	{ .type = BPF_MAP_TYPE_HASH,
+	  .key_size = 4,
+	  .value_size = 4,
+	  .max_entries = 1,
+	  .flags = BPF_F_NUMA_NODE,
+	  .numa_node = 1,
+	  .err = -EINVAL },
+	{ .type = BPF_MAP_TYPE_HASH,
+	  .key_size = 4,
+	  .value_size = 4,
+	  .max_entries = 1,
+	  .numa_node = 1,
+	  .err = 0 },
 	/* bpf_obj_name_cpy: alnum, '_' and '.', NUL within 16 bytes */
-	{ .type = BPF_MAP_TYPE_HASH, .key_size = 4, .value_size = 4, .max_entries = 1,
-	  .name = "bad-name", .err = -EINVAL },
-	{ .type = BPF_MAP_TYPE_HASH, .key_size = 4, .value_size = 4, .max_entries = 1,
-	  .name = "good.name_1", .err = 0 },
-	{ .type = BPF_MAP_TYPE_HASH, .key_size = 4, .value_size = 4, .max_entries = 1,
-	  .name = "0123456789abcdef", .err = -EINVAL },
+	{ .type = BPF_MAP_TYPE_HASH,
+	  .key_size = 4,
+	  .value_size = 4,
+	  .max_entries = 1,
+	  .name = "bad-name",
+	  .err = -EINVAL },
+	{ .type = BPF_MAP_TYPE_HASH,
+	  .key_size = 4,
+	  .value_size = 4,
+	  .max_entries = 1,
+	  .name = "good.name_1",
+	  .err = 0 },
+	{ .type = BPF_MAP_TYPE_HASH,
+	  .key_size = 4,
+	  .value_size = 4,
+	  .max_entries = 1,
+	  .name = "0123456789abcdef",
+	  .err = -EINVAL },
 
 	/* array_map_alloc_check, measured on 6.18 */
 	C(ARRAY, 8, 4, 1, 0, -EINVAL),
@@ -133,7 +162,7 @@ static const struct create_case cases[] = {
 	CI(ARRAY_OF_MAPS, 4, 8, 1, 0, FD_CLOSED, -EINVAL),
 	CI(ARRAY_OF_MAPS, 4, 4, 1, 0, FD_CLOSED, -EBADF),
 	CI(ARRAY_OF_MAPS, 4, 4, 1, 0, FD_STDIN, -EINVAL),
-	CI(ARRAY_OF_MAPS, 4, 4, 1, 0, FD_AOM, -EINVAL),	      /* no nesting */
+	CI(ARRAY_OF_MAPS, 4, 4, 1, 0, FD_AOM, -EINVAL),		 /* no nesting */
 	CI(ARRAY_OF_MAPS, 4, 4, 1, 0, FD_PROG_ARRAY, -ENOTSUPP), /* no map_meta_equal */
 	CI(ARRAY_OF_MAPS, 4, 4, 1, 0, FD_RINGBUF, 0),
 	CI(ARRAY_OF_MAPS, 4, 4, 1, BPF_F_RDONLY_PROG, FD_ARRAY, -EINVAL),
@@ -171,16 +200,19 @@ static struct bpf_map *create(const struct create_case *c, int *err)
 	attr.map_extra = c->map_extra;
 	attr.numa_node = c->numa_node;
 	if (c->name)
-		strncpy(attr.map_name, c->name, sizeof(attr.map_name));
+		/* names of exactly 16 bytes (no NUL) are part of what is tested */
+		memcpy(attr.map_name, c->name, strnlen(c->name, sizeof(attr.map_name)));
 	*err = bpf_map_alloc(&attr, &env, &map);
 	return map;
 }
 
-static struct bpf_map *must_create(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max,
-				   int inner)
+static struct bpf_map *must_create(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, int inner)
 {
-	struct create_case c = { .type = type, .key_size = ks, .value_size = vs,
-				 .max_entries = max, .inner_fd = inner };
+	struct create_case c = { .type = type,
+				 .key_size = ks,
+				 .value_size = vs,
+				 .max_entries = max,
+				 .inner_fd = inner };
 	struct bpf_map *map;
 	int err;
 
@@ -225,7 +257,8 @@ static void test_create_table(void **state)
 
 		map = create(c, &err);
 		if (err != c->err)
-			fail_msg("case %zu: type %u key %u value %u max %u flags %#x: got %d, want %d",
+			fail_msg("case %zu: type %u key %u value %u max %u flags %#x: got %d, want "
+				 "%d",
 				 i, c->type, c->key_size, c->value_size, c->max_entries, c->flags,
 				 err, c->err);
 		if (!err)
@@ -295,6 +328,80 @@ static void test_fmode(void **state)
 	assert_int_equal(bpf_map_fmode_from_flags(BPF_F_RDONLY), BPF_MAP_FMODE_READ);
 	assert_int_equal(bpf_map_fmode_from_flags(BPF_F_WRONLY), BPF_MAP_FMODE_WRITE);
 	assert_int_equal(bpf_map_fmode_from_flags(BPF_F_RDONLY | BPF_F_WRONLY), -EINVAL);
+	/* no value has a bpf_spin_lock (measured: BPF_F_LOCK on a plain hash is -EINVAL) */
+	assert_int_equal(bpf_map_check_lock_flag(fds[FD_ARRAY].map, BPF_F_LOCK), -EINVAL);
+	assert_int_equal(bpf_map_check_lock_flag(fds[FD_ARRAY].map, 0), 0);
+}
+
+/* fdinfo's memlock: the kernel's map_mem_usage, measured on 6.18 with 2 possible CPUs. */
+static void test_mem_usage(void **state)
+{
+	static const struct {
+		struct create_case c;
+		uint64_t memlock;
+	} cases[] = {
+		{ C(ARRAY, 4, 4, 1, 0, 0), 320 },
+		{ C(ARRAY, 4, 4, 100, 0, 0), 1112 },
+		{ C(ARRAY, 4, 12, 100, 0, 0), 1912 },
+		{ C(ARRAY, 4, 4, 1, BPF_F_MMAPABLE, 0), 8192 },
+		{ C(ARRAY, 4, 4, 3000, BPF_F_MMAPABLE, 0), 28672 },
+		{ C(PERCPU_ARRAY, 4, 4, 1, 0, 0), 336 },
+		{ C(PERCPU_ARRAY, 4, 4, 100, 0, 0), 2712 },
+		{ C(PROG_ARRAY, 4, 4, 100, 0, 0), 1112 },
+		{ CI(ARRAY_OF_MAPS, 4, 4, 100, 0, FD_ARRAY, 0), 1112 },
+		{ C(HASH, 4, 4, 1, 0, 0), 1120 },
+		{ C(HASH, 4, 4, 100, 0, 0), 9488 },
+		{ C(HASH, 8, 16, 100, 0, 0), 10304 },
+		{ C(HASH, 4, 4, 100, BPF_F_NO_PREALLOC, 0), 2944 },
+		{ C(PERCPU_HASH, 4, 4, 100, 0, 0), 10944 },
+		{ C(LRU_HASH, 4, 4, 100, 0, 0), 9344 },
+		{ C(LRU_PERCPU_HASH, 4, 4, 100, 0, 0), 10944 },
+		{ CI(HASH_OF_MAPS, 4, 4, 100, 0, FD_ARRAY, 0), 9360 },
+		{ C(RINGBUF, 0, 0, 4096, 0, 0), 16728 },
+		{ C(RINGBUF, 0, 0, 65536, 0, 0), 78408 },
+	};
+	uint32_t k, v = 1;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bpf_map *map;
+		int err;
+
+		map = create(&cases[i].c, &err);
+		assert_int_equal(err, 0);
+		if (bpf_map_mem_usage(map) != cases[i].memlock)
+			fail_msg("case %zu: memlock %llu, want %llu", i,
+				 (unsigned long long)bpf_map_mem_usage(map),
+				 (unsigned long long)cases[i].memlock);
+		/* without preallocation, the elements in the table count */
+		if (map->map_flags & BPF_F_NO_PREALLOC) {
+			for (k = 1; k <= 2; k++)
+				assert_int_equal(bpf_map_update_value(map, &k, &v, BPF_ANY), 0);
+			assert_int_equal(bpf_map_mem_usage(map), 3088);
+		}
+		bpf_map_put_with_uref(map);
+	}
+	urcu_memb_barrier();
+}
+
+/* The per-CPU layout follows the runtime's CPU count; a runtime needs at least one CPU. */
+static void test_env_cpus(void **state)
+{
+	static const struct bpf_map_env env0 = { .nr_cpus = 0 }, env3 = { .nr_cpus = 3 };
+	union bpf_attr attr;
+	struct bpf_map *map;
+
+	(void)state;
+	memset(&attr, 0, sizeof(attr));
+	attr.map_type = BPF_MAP_TYPE_PERCPU_HASH;
+	attr.key_size = 4;
+	attr.value_size = 4;
+	attr.max_entries = 1;
+	assert_int_equal(bpf_map_alloc(&attr, &env0, &map), -EINVAL);
+	assert_int_equal(bpf_map_alloc(&attr, &env3, &map), 0);
+	assert_int_equal(bpf_map_value_size(map), 3 * 8);
+	assert_true(bpf_map_this_cpu(map) < 3);
+	bpf_map_put_with_uref(map);
 }
 
 /* Maps reached by id: a reference only while the count is not zero (__bpf_map_inc_not_zero). */
@@ -320,6 +427,8 @@ int main(void)
 		cmocka_unit_test(test_create_attributes),
 		cmocka_unit_test(test_inner_map_meta_no_ref),
 		cmocka_unit_test(test_fmode),
+		cmocka_unit_test(test_mem_usage),
+		cmocka_unit_test(test_env_cpus),
 		cmocka_unit_test(test_refcount),
 	};
 

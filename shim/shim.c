@@ -1,0 +1,886 @@
+// SPDX-License-Identifier: MIT
+/*
+ * shim.c - one nsbpf runtime standing in for the kernel's BPF subsystem, network namespaces
+ * and cgroup2 hierarchy inside an unmodified process. The wrappers of preload.c land here;
+ * each call either concerns the runtime (bpf(), one of its fds, a namespace or cgroup path)
+ * and is answered by it, or goes to the real libc (libc.c) unchanged.
+ *
+ * The runtime is created on the first call that needs it, by whichever thread makes it, and
+ * has one task that every thread of the process acts as: unshare(CLONE_NEWNET) and setns()
+ * therefore move the whole process, where the kernel would move only the calling thread.
+ * It is never freed: destructors and atexit handlers of the program and its libraries may
+ * still close fds or call bpf() after any destructor of ours would run, and the runtime's
+ * worker threads would have to be joined in the middle of exit(). The OS reclaims it all.
+ *
+ * The runtime calls close(), dup() and open() itself, which resolve to our own wrappers: a
+ * per-thread depth counter sends every call made from inside the runtime (or during its
+ * creation) straight to libc. bpf() is never forwarded, not even then.
+ *
+ * fork(): the child gets a copy of the runtime and of the fds, as the kernel's fork shares
+ * files. A fork handler makes sure no other thread is inside the runtime (a read-write lock
+ * every entry takes for reading) and that its workers are idle, so that no lock is copied
+ * held. The workers themselves do not exist in the child: teardown the runtime defers to them
+ * (a namespace or cgroup whose last reference goes) stays pending there.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/close_range.h>
+#include <linux/magic.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <urcu/urcu-memb.h>
+
+#include "nsbpf/bpf.h"
+#include "shim.h"
+
+static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
+/* Set once, at the end of shim_init(); NULL until then or if creation failed. */
+static struct nsbpf_runtime *_Atomic shim_rt;
+static struct nsbpf_task *shim_task; /* the process; never exits */
+static int shim_init_err;	     /* why shim_rt is NULL after shim_init() */
+/*
+ * Taken for reading by every call into the runtime, for writing by the fork handler: no
+ * thread is inside the runtime while the process forks.
+ */
+static pthread_rwlock_t shim_fork_lock = PTHREAD_RWLOCK_INITIALIZER;
+/* What the kernel's nsfs and cgroup2 inodes look like on this host (ino aside). */
+static struct stat nsfs_stat, cgroup_stat;
+static struct statfs cgroup_statfs;
+
+/* Calls of this thread in progress inside the shim or the runtime: they go to libc. */
+static __thread int shim_depth __attribute__((tls_model("initial-exec")));
+/* Whether this thread has been made to act as shim_task. */
+static __thread bool shim_thread_ready __attribute__((tls_model("initial-exec")));
+
+static long shim_ret(long ret)
+{
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return ret;
+}
+
+static void shim_fork_prepare(void)
+{
+	struct nsbpf_runtime *rt = atomic_load(&shim_rt);
+
+	shim_depth++;
+	pthread_rwlock_wrlock(&shim_fork_lock);
+	/* Workers idle in their wait hold no lock; a busy one might. */
+	if (rt)
+		nsbpf_runtime_flush(rt);
+	urcu_memb_call_rcu_before_fork();
+}
+
+static void shim_fork_parent(void)
+{
+	urcu_memb_call_rcu_after_fork_parent();
+	pthread_rwlock_unlock(&shim_fork_lock);
+	shim_depth--;
+}
+
+static void shim_fork_child(void)
+{
+	/* Gives call_rcu() a thread again; the runtime's own workers stay gone. */
+	urcu_memb_call_rcu_after_fork_child();
+	/* Unlocking would not do: the lock knows its writer by a thread id the child lacks. */
+	pthread_rwlock_init(&shim_fork_lock, NULL);
+	shim_depth--;
+}
+
+static void shim_init(void)
+{
+	const struct shim_libc *libc = shim_libc();
+	struct nsbpf_runtime *rt;
+	int err;
+
+	shim_depth++;
+	/* Borrow every field but the inode number from the host's own objects. */
+	if (libc->fstatat(AT_FDCWD, "/proc/self/ns/net", &nsfs_stat, 0))
+		nsfs_stat.st_mode = S_IFREG | 0444;
+	if (shim_cgroup_mount()) {
+		libc->fstatat(AT_FDCWD, shim_cgroup_mount(), &cgroup_stat, 0);
+		libc->statfs(shim_cgroup_mount(), &cgroup_statfs);
+	}
+	cgroup_stat.st_mode = S_IFDIR | 0755;
+	cgroup_statfs.f_type = CGROUP2_SUPER_MAGIC;
+
+	err = nsbpf_runtime_new(NULL, &rt);
+	if (err)
+		goto out;
+	err = nsbpf_task_new(rt, NULL, &shim_task);
+	if (err) {
+		nsbpf_runtime_free(rt);
+		goto out;
+	}
+	err = -pthread_atfork(shim_fork_prepare, shim_fork_parent, shim_fork_child);
+	if (err) {
+		nsbpf_task_exit(shim_task);
+		nsbpf_runtime_free(rt);
+		goto out;
+	}
+	atomic_store(&shim_rt, rt);
+out:
+	shim_init_err = -err;
+	shim_depth--;
+}
+
+/* Entry into the runtime, and this thread's task set; the caller must shim_leave(). */
+static struct nsbpf_runtime *shim_enter_locked(struct nsbpf_runtime *rt)
+{
+	shim_depth++;
+	pthread_rwlock_rdlock(&shim_fork_lock);
+	if (!shim_thread_ready) {
+		nsbpf_set_current_task(rt, shim_task);
+		shim_thread_ready = true;
+	}
+	return rt;
+}
+
+/* The runtime, created if need be; NULL with errno set when it cannot be had. */
+static struct nsbpf_runtime *shim_enter(void)
+{
+	if (shim_depth) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	pthread_once(&shim_once, shim_init);
+	if (!atomic_load(&shim_rt)) {
+		errno = shim_init_err;
+		return NULL;
+	}
+	return shim_enter_locked(atomic_load(&shim_rt));
+}
+
+/* The runtime if it exists already: before it does, no fd is one of its. */
+static struct nsbpf_runtime *shim_enter_existing(void)
+{
+	struct nsbpf_runtime *rt = atomic_load(&shim_rt);
+
+	return rt && !shim_depth ? shim_enter_locked(rt) : NULL;
+}
+
+static void shim_leave(void)
+{
+	pthread_rwlock_unlock(&shim_fork_lock);
+	shim_depth--;
+}
+
+static long shim_bpf(int cmd, void *attr, unsigned int size)
+{
+	struct nsbpf_runtime *rt = shim_enter();
+	long ret;
+
+	if (!rt)
+		return -1;
+	ret = nsbpf_sys_bpf(rt, cmd, attr, size);
+	shim_leave();
+	return shim_ret(ret);
+}
+
+int shim_unshare(int flags)
+{
+	int rest = flags & ~CLONE_NEWNET;
+	struct nsbpf_runtime *rt;
+	int err;
+
+	if (!(flags & CLONE_NEWNET))
+		return shim_libc()->unshare(flags);
+	/* The other namespaces are the kernel's: they come first, and may fail alone. */
+	if (rest && shim_libc()->unshare(rest))
+		return -1;
+	rt = shim_enter();
+	if (!rt)
+		return -1;
+	err = nsbpf_task_unshare(shim_task, NSBPF_CLONE_NEWNET);
+	shim_leave();
+	return (int)shim_ret(err);
+}
+
+int shim_setns(int fd, int nstype)
+{
+	struct nsbpf_runtime *rt = shim_enter_existing();
+	struct nsbpf_net *net;
+	int err;
+
+	if (!rt)
+		return shim_libc()->setns(fd, nstype);
+	err = nsbpf_fd_get_net(rt, fd, &net);
+	if (err == -EBADF) {
+		shim_leave();
+		return shim_libc()->setns(fd, nstype);
+	}
+	if (!err) {
+		err = nsbpf_task_setns(shim_task, net, nstype);
+		nsbpf_net_put(net);
+	}
+	shim_leave();
+	return (int)shim_ret(err);
+}
+
+/* open("/proc/self/ns/net"): an fd on the task's namespace. */
+static int open_ns_net(int flags)
+{
+	struct nsbpf_runtime *rt = shim_enter();
+	struct nsbpf_net *net;
+	int fd;
+
+	if (!rt)
+		return -1;
+	fd = nsbpf_task_get_net(shim_task, &net);
+	if (!fd) {
+		fd = nsbpf_fd_install_net(rt, net, flags & O_CLOEXEC);
+		nsbpf_net_put(net);
+	}
+	shim_leave();
+	return (int)shim_ret(fd);
+}
+
+/* open() of a cgroup2 directory: an fd holding the cgroup. */
+static int open_cgroup(const char *rel, int flags)
+{
+	struct nsbpf_runtime *rt = shim_enter();
+	struct nsbpf_cgroup *cgrp;
+	int fd;
+
+	if (!rt)
+		return -1;
+	fd = nsbpf_cgroup_open(rt, rel, &cgrp);
+	if (!fd && (flags & O_ACCMODE) != O_RDONLY) {
+		nsbpf_cgroup_put(cgrp);
+		fd = -EISDIR;
+	} else if (!fd) {
+		fd = nsbpf_fd_install_cgroup(rt, cgrp, flags & O_CLOEXEC);
+		nsbpf_cgroup_put(cgrp);
+	}
+	shim_leave();
+	return (int)shim_ret(fd);
+}
+
+/* The text of an fdinfo file in an anonymous file, so that read() and stdio work on it. */
+static int fdinfo_to_memfd(const char *text, size_t len, int flags)
+{
+	int fd = memfd_create("fdinfo", flags & O_CLOEXEC ? MFD_CLOEXEC : 0);
+	size_t done = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	for (; done < len; done += (size_t)n) {
+		n = write(fd, text + done, len - done);
+		if (n < 0) {
+			n = -errno;
+			shim_libc()->close(fd);
+			return (int)n;
+		}
+	}
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+/* open("/proc/self/fdinfo/N"): 0 if N is not ours (the kernel answers). */
+static int open_fdinfo(int ofd, int flags)
+{
+	struct nsbpf_runtime *rt = shim_enter_existing();
+	char small[512], *text = small;
+	long len;
+	int fd = 0;
+
+	if (!rt)
+		return 0;
+	len = nsbpf_fd_show_fdinfo(rt, ofd, text, sizeof(small));
+	if (len >= (long)sizeof(small)) {
+		text = malloc((size_t)len + 1);
+		len = text ? nsbpf_fd_show_fdinfo(rt, ofd, text, (size_t)len + 1) : -ENOMEM;
+	}
+	if (len >= 0)
+		fd = fdinfo_to_memfd(text, (size_t)len, flags);
+	else if (len != -EBADF)
+		fd = (int)len;
+	if (text != small)
+		free(text);
+	shim_leave();
+	return fd ? (int)shim_ret(fd) : 0;
+}
+
+/*
+ * @path as the *at() calls take it relative to @dirfd: an absolute name in @buf (PATH_MAX)
+ * when @dirfd is dirfd() of a bpffs directory stream, since the fd itself is no directory of
+ * the host's; @path unchanged otherwise.
+ */
+static const char *at_path(int dirfd, const char *path, int flags, char *buf)
+{
+	size_t len;
+
+	if (!path || path[0] == '/' || (!path[0] && !(flags & AT_EMPTY_PATH)) ||
+	    !shim_dir_fd_path(dirfd, buf))
+		return path;
+	len = strlen(buf);
+	if (path[0] && (size_t)snprintf(buf + len, PATH_MAX - len, "/%s", path) >= PATH_MAX - len)
+		return path;
+	return buf;
+}
+
+int shim_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	char rel[PATH_MAX], abs[PATH_MAX];
+	int fd;
+
+	if (!shim_depth) {
+		if ((path = at_path(dirfd, path, 0, abs)) == abs)
+			dirfd = AT_FDCWD;
+		switch (shim_path_classify(path, &fd, rel)) {
+		case SHIM_PATH_NS_NET:
+			return open_ns_net(flags);
+		case SHIM_PATH_FDINFO:
+			fd = open_fdinfo(fd, flags);
+			if (fd)
+				return fd;
+			break;
+		case SHIM_PATH_CGROUP:
+			return open_cgroup(rel, flags);
+		default:
+			break;
+		}
+	}
+	return shim_libc()->openat(dirfd, path, flags, mode);
+}
+
+/* fopen()'s mode as open() flags; only reading is ever redirected. */
+static bool fopen_read_flags(const char *mode, int *flags)
+{
+	if (mode[0] != 'r' || strchr(mode, '+'))
+		return false;
+	*flags = O_RDONLY | (strchr(mode, 'e') ? O_CLOEXEC : 0);
+	return true;
+}
+
+FILE *shim_fopen(const char *path, const char *mode)
+{
+	char rel[PATH_MAX];
+	FILE *f;
+	int fd, flags, err;
+
+	/* glibc's fopen() opens without going through open(): redirect what we answer. */
+	if (shim_depth || shim_path_classify(path, &fd, rel) == SHIM_PATH_OTHER ||
+	    !fopen_read_flags(mode, &flags))
+		return shim_libc()->fopen(path, mode);
+	fd = shim_openat(AT_FDCWD, path, flags, 0);
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, mode);
+	if (!f) {
+		err = errno;
+		shim_close(fd);
+		errno = err;
+	}
+	return f;
+}
+
+int shim_close(int fd)
+{
+	struct nsbpf_runtime *rt = shim_enter_existing();
+	int err;
+
+	if (!rt)
+		return shim_libc()->close(fd);
+	if (nsbpf_fd_owned(rt, fd)) {
+		err = nsbpf_fd_close(rt, fd);
+		shim_leave();
+		return (int)shim_ret(err);
+	}
+	shim_leave();
+	return shim_libc()->close(fd);
+}
+
+/* The highest fd the process can have: close_range()'s end in practice. */
+static unsigned int max_fd(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX)
+		return INT_MAX;
+	return rl.rlim_cur ? (unsigned int)rl.rlim_cur - 1 : 0;
+}
+
+int shim_close_range(unsigned int first, unsigned int last, int flags)
+{
+	struct nsbpf_runtime *rt;
+	unsigned int fd;
+
+	if (shim_libc()->close_range(first, last, flags))
+		return -1;
+	rt = shim_enter_existing();
+	if (!rt)
+		return 0;
+	if (last > max_fd())
+		last = max_fd();
+	for (fd = first; fd <= last && fd <= INT_MAX; fd++) {
+		if (flags & CLOSE_RANGE_CLOEXEC) {
+			if (nsbpf_fd_owned(rt, (int)fd))
+				nsbpf_fd_set_cloexec(rt, (int)fd, true);
+		} else {
+			nsbpf_fd_forget(rt, (int)fd);
+		}
+	}
+	shim_leave();
+	return 0;
+}
+
+/* The kernel made @newfd a copy of @oldfd: tell the runtime what @newfd is now. */
+static int dup_done(int oldfd, int newfd, bool cloexec)
+{
+	struct nsbpf_runtime *rt;
+	int err = 0;
+
+	if (newfd < 0 || oldfd == newfd)
+		return newfd;
+	rt = shim_enter_existing();
+	if (!rt)
+		return newfd;
+	if (nsbpf_fd_owned(rt, oldfd))
+		err = nsbpf_fd_dup(rt, oldfd, newfd, cloexec);
+	else
+		nsbpf_fd_forget(rt, newfd);
+	shim_leave();
+	if (err) {
+		shim_libc()->close(newfd);
+		return (int)shim_ret(err);
+	}
+	return newfd;
+}
+
+int shim_dup(int fd)
+{
+	return dup_done(fd, shim_libc()->dup(fd), false);
+}
+
+int shim_dup2(int oldfd, int newfd)
+{
+	return dup_done(oldfd, shim_libc()->dup2(oldfd, newfd), false);
+}
+
+int shim_dup3(int oldfd, int newfd, int flags)
+{
+	return dup_done(oldfd, shim_libc()->dup3(oldfd, newfd, flags), flags & O_CLOEXEC);
+}
+
+int shim_fcntl(int fd, int cmd, void *arg)
+{
+	int ret = shim_libc()->fcntl(fd, cmd, arg);
+	struct nsbpf_runtime *rt;
+
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		return dup_done(fd, ret, cmd == F_DUPFD_CLOEXEC);
+	if (cmd != F_SETFD || ret < 0)
+		return ret;
+	rt = shim_enter_existing();
+	if (rt) {
+		if (nsbpf_fd_owned(rt, fd))
+			nsbpf_fd_set_cloexec(rt, fd, (long)arg & FD_CLOEXEC);
+		shim_leave();
+	}
+	return ret;
+}
+
+/*
+ * stat of a namespace or cgroup: the host's inode of that kind with the runtime's number.
+ * Returns 1 if @fd is one of those, 0 if the kernel answers.
+ */
+static int fd_stat(int fd, struct stat *st)
+{
+	struct nsbpf_runtime *rt = shim_enter_existing();
+	struct nsbpf_cgroup *cgrp;
+	struct nsbpf_net *net;
+	int handled = 0;
+
+	if (!rt)
+		return 0;
+	if (!nsbpf_fd_get_net(rt, fd, &net)) {
+		*st = nsfs_stat;
+		st->st_ino = nsbpf_net_inum(net);
+		nsbpf_net_put(net);
+		handled = 1;
+	} else if (!nsbpf_fd_get_cgroup(rt, fd, &cgrp)) {
+		*st = cgroup_stat;
+		st->st_ino = nsbpf_cgroup_id(cgrp);
+		nsbpf_cgroup_put(cgrp);
+		handled = 1;
+	}
+	shim_leave();
+	return handled;
+}
+
+/* stat of a name the shim answers for: 0, -errno, or 1 if the kernel answers. */
+static int path_stat(const char *path, int flags, struct stat *st)
+{
+	struct nsbpf_runtime *rt;
+	struct nsbpf_cgroup *cgrp;
+	struct nsbpf_net *net;
+	char rel[PATH_MAX];
+	int fd, err;
+
+	switch (shim_path_classify(path, &fd, rel)) {
+	case SHIM_PATH_NS_NET:
+		/* Without following it, it is the kernel's /proc symlink. */
+		if (flags & AT_SYMLINK_NOFOLLOW)
+			return 1;
+		rt = shim_enter();
+		if (!rt)
+			return -errno;
+		err = nsbpf_task_get_net(shim_task, &net);
+		if (!err) {
+			*st = nsfs_stat;
+			st->st_ino = nsbpf_net_inum(net);
+			nsbpf_net_put(net);
+		}
+		break;
+	case SHIM_PATH_CGROUP:
+		rt = shim_enter();
+		if (!rt)
+			return -errno;
+		err = nsbpf_cgroup_open(rt, rel, &cgrp);
+		if (!err) {
+			*st = cgroup_stat;
+			st->st_ino = nsbpf_cgroup_id(cgrp);
+			nsbpf_cgroup_put(cgrp);
+		}
+		break;
+	case SHIM_PATH_BPFFS:
+		rt = shim_enter();
+		if (!rt)
+			return -errno;
+		err = nsbpf_bpffs_stat(rt, rel, st);
+		/* Not below the runtime's mount point after all: the host's. */
+		if (err == -EXDEV)
+			err = 1;
+		break;
+	default:
+		return 1;
+	}
+	shim_leave();
+	return err;
+}
+
+int shim_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	char abs[PATH_MAX];
+	int err;
+
+	if (shim_depth)
+		return shim_libc()->fstatat(dirfd, path, st, flags);
+	path = at_path(dirfd, path, flags, abs);
+	if (path == abs)
+		dirfd = AT_FDCWD;
+	if (path && !path[0] && (flags & AT_EMPTY_PATH) && fd_stat(dirfd, st))
+		return 0;
+	err = path ? path_stat(path, flags, st) : 1;
+	if (err <= 0)
+		return (int)shim_ret(err);
+	return shim_libc()->fstatat(dirfd, path, st, flags);
+}
+
+static void stat_to_statx(const struct stat *st, struct statx *stx)
+{
+	memset(stx, 0, sizeof(*stx));
+	stx->stx_mask = STATX_BASIC_STATS;
+	stx->stx_blksize = (uint32_t)st->st_blksize;
+	stx->stx_nlink = (uint32_t)st->st_nlink;
+	stx->stx_uid = st->st_uid;
+	stx->stx_gid = st->st_gid;
+	stx->stx_mode = (uint16_t)st->st_mode;
+	stx->stx_ino = st->st_ino;
+	stx->stx_size = (uint64_t)st->st_size;
+	stx->stx_blocks = (uint64_t)st->st_blocks;
+	stx->stx_atime.tv_sec = st->st_atim.tv_sec;
+	stx->stx_mtime.tv_sec = st->st_mtim.tv_sec;
+	stx->stx_ctime.tv_sec = st->st_ctim.tv_sec;
+	stx->stx_dev_major = major(st->st_dev);
+	stx->stx_dev_minor = minor(st->st_dev);
+}
+
+int shim_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx)
+{
+	char abs[PATH_MAX];
+	struct stat st;
+	int err = 1;
+
+	if (shim_depth)
+		return shim_libc()->statx(dirfd, path, flags, mask, stx);
+	path = at_path(dirfd, path, flags, abs);
+	if (path == abs)
+		dirfd = AT_FDCWD;
+	if (path && !path[0] && (flags & AT_EMPTY_PATH))
+		err = fd_stat(dirfd, &st) ? 0 : 1;
+	else if (path)
+		err = path_stat(path, flags, &st);
+	if (err > 0)
+		return shim_libc()->statx(dirfd, path, flags, mask, stx);
+	if (!err)
+		stat_to_statx(&st, stx);
+	return (int)shim_ret(err);
+}
+
+/* What statfs() says of a bpffs mount. */
+static void bpffs_statfs(struct statfs *buf)
+{
+	memset(buf, 0, sizeof(*buf));
+	buf->f_type = BPF_FS_MAGIC;
+	buf->f_bsize = 4096;
+	buf->f_frsize = 4096;
+	buf->f_namelen = 255;
+	buf->f_flags = ST_RELATIME;
+}
+
+int shim_statfs(const char *path, struct statfs *buf)
+{
+	char rel[PATH_MAX];
+	struct stat st;
+	int fd, err;
+
+	if (shim_depth)
+		return shim_libc()->statfs(path, buf);
+	switch (shim_path_classify(path, &fd, rel)) {
+	case SHIM_PATH_BPFFS:
+		bpffs_statfs(buf);
+		return 0;
+	case SHIM_PATH_CGROUP:
+		err = path_stat(path, 0, &st);
+		if (!err)
+			*buf = cgroup_statfs;
+		return (int)shim_ret(err);
+	default:
+		return shim_libc()->statfs(path, buf);
+	}
+}
+
+int shim_fstatfs(int fd, struct statfs *buf)
+{
+	struct stat st;
+
+	if (shim_depth || !fd_stat(fd, &st))
+		return shim_libc()->fstatfs(fd, buf);
+	if (S_ISDIR(st.st_mode)) {
+		*buf = cgroup_statfs;
+	} else {
+		memset(buf, 0, sizeof(*buf));
+		buf->f_type = NSFS_MAGIC;
+		buf->f_bsize = 4096;
+		buf->f_namelen = 255;
+	}
+	return 0;
+}
+
+/* mkdir/rmdir/unlink of a cgroup or bpffs name: 0, -errno, or 1 if the kernel answers. */
+static int path_change(const char *path, int op, mode_t mode)
+{
+	struct nsbpf_runtime *rt;
+	char rel[PATH_MAX];
+	int fd, err;
+
+	switch (shim_path_classify(path, &fd, rel)) {
+	case SHIM_PATH_CGROUP:
+		rt = shim_enter();
+		if (!rt)
+			return -errno;
+		if (op == 'm')
+			err = nsbpf_cgroup_mkdir(rt, rel);
+		else if (op == 'r')
+			err = nsbpf_cgroup_rmdir(rt, rel);
+		else /* cgroup2 files cannot be removed */
+			err = -EPERM;
+		break;
+	case SHIM_PATH_BPFFS:
+		rt = shim_enter();
+		if (!rt)
+			return -errno;
+		if (op == 'm')
+			err = nsbpf_bpffs_mkdir(rt, rel, mode);
+		else
+			err = nsbpf_bpffs_unlink(rt, rel, op == 'r');
+		/* Not below the runtime's mount point after all: the host's. */
+		if (err == -EXDEV)
+			err = 1;
+		break;
+	default:
+		return 1;
+	}
+	shim_leave();
+	return err;
+}
+
+int shim_mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	char abs[PATH_MAX];
+	int err;
+
+	if (!shim_depth && (path = at_path(dirfd, path, 0, abs)) == abs)
+		dirfd = AT_FDCWD;
+	err = shim_depth ? 1 : path_change(path, 'm', mode);
+
+	if (err <= 0)
+		return (int)shim_ret(err);
+	return shim_libc()->mkdirat(dirfd, path, mode);
+}
+
+int shim_unlinkat(int dirfd, const char *path, int flags)
+{
+	char abs[PATH_MAX];
+	int err;
+
+	if (!shim_depth && (path = at_path(dirfd, path, 0, abs)) == abs)
+		dirfd = AT_FDCWD;
+	err = shim_depth ? 1 : path_change(path, flags & AT_REMOVEDIR ? 'r' : 'u', 0);
+
+	if (err <= 0)
+		return (int)shim_ret(err);
+	return shim_libc()->unlinkat(dirfd, path, flags);
+}
+
+/* readlink(): the text truncated to @size, no NUL, as the kernel does. */
+static ssize_t readlink_copy(const char *text, long len, char *buf, size_t size)
+{
+	if (len < 0)
+		return shim_ret(len);
+	if ((size_t)len > size)
+		len = (long)size;
+	memcpy(buf, text, (size_t)len);
+	return len;
+}
+
+/* readlink of /proc/self/fd/N or /proc/self/ns/net: 1 if the kernel answers. */
+static ssize_t path_readlink(const char *path, char *buf, size_t size)
+{
+	struct nsbpf_runtime *rt;
+	struct nsbpf_net *net;
+	char rel[PATH_MAX], text[256];
+	long len = -EBADF;
+	int fd;
+
+	switch (shim_path_classify(path, &fd, rel)) {
+	case SHIM_PATH_NS_NET:
+		rt = shim_enter();
+		if (!rt)
+			return -1;
+		len = nsbpf_task_get_net(shim_task, &net);
+		break;
+	case SHIM_PATH_FD:
+		rt = shim_enter_existing();
+		if (!rt)
+			return 1;
+		if (!nsbpf_fd_get_net(rt, fd, &net))
+			len = 0;
+		else if (nsbpf_fd_owned(rt, fd))
+			len = nsbpf_fd_readlink(rt, fd, text, sizeof(text));
+		break;
+	default:
+		return 1;
+	}
+	shim_leave();
+	if (len == -EBADF)
+		return 1;
+	/* A namespace is shown as the kernel's nsfs names it. */
+	if (!len) {
+		len = snprintf(text, sizeof(text), "net:[%u]", nsbpf_net_inum(net));
+		nsbpf_net_put(net);
+	}
+	return readlink_copy(text, len < (long)sizeof(text) ? len : (long)sizeof(text) - 1, buf,
+			     size);
+}
+
+long shim_bpffs_readdir(const char *path, struct nsbpf_bpffs_dirent **ents)
+{
+	struct nsbpf_runtime *rt;
+	char rel[PATH_MAX];
+	long n;
+	int fd;
+
+	if (shim_depth || shim_path_classify(path, &fd, rel) != SHIM_PATH_BPFFS)
+		return 0;
+	rt = shim_enter();
+	if (!rt)
+		return -errno;
+	n = nsbpf_bpffs_readdir(rt, rel, ents);
+	shim_leave();
+	return n == -EXDEV ? 0 : n;
+}
+
+ssize_t shim_readlinkat(int dirfd, const char *path, char *buf, size_t size)
+{
+	ssize_t ret = 1;
+
+	if (!shim_depth && size)
+		ret = path_readlink(path, buf, size);
+	if (ret != 1)
+		return ret;
+	return shim_libc()->readlinkat(dirfd, path, buf, size);
+}
+
+long shim_syscall(long nr, const long a[6])
+{
+	switch (nr) {
+	case __NR_bpf:
+		/* Never the kernel's, even from inside the runtime. */
+		return shim_bpf((int)a[0], (void *)a[1], (unsigned int)a[2]);
+	case __NR_close:
+		return shim_close((int)a[0]);
+	case __NR_close_range:
+		return shim_close_range((unsigned int)a[0], (unsigned int)a[1], (int)a[2]);
+	case __NR_dup:
+		return shim_dup((int)a[0]);
+	case __NR_dup2:
+		return shim_dup2((int)a[0], (int)a[1]);
+	case __NR_dup3:
+		return shim_dup3((int)a[0], (int)a[1], (int)a[2]);
+	case __NR_fcntl:
+		return shim_fcntl((int)a[0], (int)a[1], (void *)a[2]);
+	case __NR_unshare:
+		return shim_unshare((int)a[0]);
+	case __NR_setns:
+		return shim_setns((int)a[0], (int)a[1]);
+	case __NR_open:
+		return shim_openat(AT_FDCWD, (const char *)a[0], (int)a[1], (mode_t)a[2]);
+	case __NR_openat:
+		return shim_openat((int)a[0], (const char *)a[1], (int)a[2], (mode_t)a[3]);
+	case __NR_mkdir:
+		return shim_mkdirat(AT_FDCWD, (const char *)a[0], (mode_t)a[1]);
+	case __NR_mkdirat:
+		return shim_mkdirat((int)a[0], (const char *)a[1], (mode_t)a[2]);
+	case __NR_rmdir:
+		return shim_unlinkat(AT_FDCWD, (const char *)a[0], AT_REMOVEDIR);
+	case __NR_unlink:
+		return shim_unlinkat(AT_FDCWD, (const char *)a[0], 0);
+	case __NR_unlinkat:
+		return shim_unlinkat((int)a[0], (const char *)a[1], (int)a[2]);
+	case __NR_readlink:
+		return shim_readlinkat(AT_FDCWD, (const char *)a[0], (char *)a[1], (size_t)a[2]);
+	case __NR_readlinkat:
+		return shim_readlinkat((int)a[0], (const char *)a[1], (char *)a[2], (size_t)a[3]);
+	case __NR_fstat:
+		return shim_fstatat((int)a[0], "", (struct stat *)a[1], AT_EMPTY_PATH);
+	case __NR_newfstatat:
+		return shim_fstatat((int)a[0], (const char *)a[1], (struct stat *)a[2], (int)a[3]);
+	case __NR_statx:
+		return shim_statx((int)a[0], (const char *)a[1], (int)a[2], (unsigned int)a[3],
+				  (struct statx *)a[4]);
+	case __NR_statfs:
+		return shim_statfs((const char *)a[0], (struct statfs *)a[1]);
+	case __NR_fstatfs:
+		return shim_fstatfs((int)a[0], (struct statfs *)a[1]);
+	default:
+		return shim_libc()->syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	}
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shim.h - what the two faces of the shim share. preload.c is compiled twice: as
+ * libnsbpf-preload.so, whose functions take the libc names (close, syscall, ...) and win over
+ * libc by LD_PRELOAD, and as nsbpf-wrap.o, whose functions are __wrap_close, __wrap_syscall,
+ * ... for programs linked with -Wl,--wrap=NAME. Either way each wrapper is one call into the
+ * shim_*() functions below (shim.c), which decide whether the call is about one of the
+ * runtime's objects and otherwise pass it to the real libc function (libc.c).
+ *
+ * Every shim_*() function behaves as the libc function of the same name: -1 (or NULL) with
+ * errno set on failure.
+ */
+#ifndef NSBPF_SHIM_H
+#define NSBPF_SHIM_H
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/types.h>
+
+struct nsbpf_runtime;
+struct nsbpf_bpffs_dirent;
+
+/* The real libc functions the shim forwards to; each is what its name says. */
+struct shim_libc {
+	long (*syscall)(long nr, ...);
+	int (*unshare)(int flags);
+	int (*setns)(int fd, int nstype);
+	int (*openat)(int dirfd, const char *path, int flags, ...);
+	FILE *(*fopen)(const char *path, const char *mode);
+	int (*close)(int fd);
+	int (*close_range)(unsigned int first, unsigned int last, int flags);
+	int (*dup)(int fd);
+	int (*dup2)(int oldfd, int newfd);
+	int (*dup3)(int oldfd, int newfd, int flags);
+	int (*fcntl)(int fd, int cmd, ...);
+	int (*fstatat)(int dirfd, const char *path, struct stat *st, int flags);
+	int (*statx)(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx);
+	int (*statfs)(const char *path, struct statfs *buf);
+	int (*fstatfs)(int fd, struct statfs *buf);
+	int (*mkdirat)(int dirfd, const char *path, mode_t mode);
+	int (*unlinkat)(int dirfd, const char *path, int flags);
+	ssize_t (*readlinkat)(int dirfd, const char *path, char *buf, size_t size);
+	DIR *(*opendir)(const char *path);
+	struct dirent *(*readdir)(DIR *d);
+	struct dirent64 *(*readdir64)(DIR *d);
+	int (*closedir)(DIR *d);
+	void (*rewinddir)(DIR *d);
+	long (*telldir)(DIR *d);
+	void (*seekdir)(DIR *d, long loc);
+	int (*dirfd)(DIR *d);
+};
+
+/* libc.c: the real functions, looked up once with dlsym(RTLD_NEXT); aborts if one is missing. */
+const struct shim_libc *shim_libc(void);
+
+/* paths.c: which of the process's file names the shim answers for. */
+enum shim_path_kind {
+	SHIM_PATH_OTHER,  /* the kernel's */
+	SHIM_PATH_NS_NET, /* /proc/{self,thread-self,PID}/ns/net */
+	SHIM_PATH_FDINFO, /* /proc/{self,thread-self,PID}/fdinfo/N */
+	SHIM_PATH_FD,	  /* /proc/{self,thread-self,PID}/fd/N */
+	SHIM_PATH_CGROUP, /* the cgroup2 mount point or below it */
+	SHIM_PATH_BPFFS,  /* /sys/fs/bpf or below it */
+};
+
+/*
+ * The kind of an absolute @path (a relative one is always the kernel's). For _FDINFO and _FD,
+ * *fd gets N; for _CGROUP, @rel (PATH_MAX bytes) gets the path below the mount point ("/",
+ * "/a/b"), for _BPFFS the whole path.
+ */
+enum shim_path_kind shim_path_classify(const char *path, int *fd, char *rel);
+/* The cgroup2 mount point (from /proc/self/mounts), or NULL if the host has none. */
+const char *shim_cgroup_mount(void);
+
+/* shim.c */
+long shim_syscall(long nr, const long args[6]);
+int shim_unshare(int flags);
+int shim_setns(int fd, int nstype);
+int shim_openat(int dirfd, const char *path, int flags, mode_t mode);
+FILE *shim_fopen(const char *path, const char *mode);
+int shim_close(int fd);
+int shim_close_range(unsigned int first, unsigned int last, int flags);
+int shim_dup(int fd);
+int shim_dup2(int oldfd, int newfd);
+int shim_dup3(int oldfd, int newfd, int flags);
+int shim_fcntl(int fd, int cmd, void *arg);
+int shim_fstatat(int dirfd, const char *path, struct stat *st, int flags);
+int shim_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx);
+int shim_statfs(const char *path, struct statfs *buf);
+int shim_fstatfs(int fd, struct statfs *buf);
+int shim_mkdirat(int dirfd, const char *path, mode_t mode);
+int shim_unlinkat(int dirfd, const char *path, int flags);
+ssize_t shim_readlinkat(int dirfd, const char *path, char *buf, size_t size);
+/* The listing of a bpffs directory: the number of entries, -errno, or 0 if the kernel's. */
+long shim_bpffs_readdir(const char *path, struct nsbpf_bpffs_dirent **ents);
+
+/*
+ * dir.c: opendir() of a bpffs directory gives a DIR of the shim's own, listing the runtime's
+ * entries; every other DIR is libc's and passed through.
+ */
+DIR *shim_opendir(const char *path);
+struct dirent *shim_readdir(DIR *d);
+struct dirent64 *shim_readdir64(DIR *d);
+int shim_closedir(DIR *d);
+void shim_rewinddir(DIR *d);
+long shim_telldir(DIR *d);
+void shim_seekdir(DIR *d, long loc);
+int shim_dirfd(DIR *d);
+/* Whether @fd is dirfd() of one of the shim's DIRs; @buf (PATH_MAX) gets its directory. */
+bool shim_dir_fd_path(int fd, char *buf);
+
+#endif /* NSBPF_SHIM_H */

@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libbpf_user.c - an ordinary libbpf program, unaware of nsbpf, that the shim tests run as an
+ * unprivileged user: under LD_PRELOAD=libnsbpf-preload.so (linked with the system's
+ * libbpf.so), and linked statically with libbpf.a and nsbpf-wrap.o. Each argument names one
+ * check; the process exits 0 when it holds, 1 (with the failed line on stderr) otherwise.
+ *
+ * Before any check, a seccomp filter makes any bpf(2) that reaches the kernel kill the
+ * process: whatever the checks see came from the shim. "kernel" is the opposite check, run
+ * without the shim: the host really refuses bpf() to this user.
+ */
+#define _GNU_SOURCE
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <linux/magic.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: %s failed (errno %d: %s)\n", __FILE__, __LINE__,   \
+				#cond, errno, strerror(errno));                                    \
+			exit(1);                                                                   \
+		}                                                                                  \
+	} while (0)
+
+/* The initial network namespace's inode number on Linux (PROC_NET_INIT_INO). */
+#define INIT_NET_INO 0xEFFFFFF9u
+
+static void deny_kernel_bpf(void)
+{
+	struct sock_filter insns[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_bpf, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(insns) / sizeof(insns[0]), .filter = insns };
+
+	CHECK(!prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+	CHECK(!prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog));
+}
+
+/* r0 = 0; exit: the smallest socket filter. */
+static int load_prog(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+
+	return bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "shim_test", "GPL", insns, 2, NULL);
+}
+
+static __u32 prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	CHECK(!bpf_obj_get_info_by_fd(fd, &info, &len));
+	return info.id;
+}
+
+static void check_kernel(void)
+{
+	CHECK(load_prog() < 0 && (errno == EPERM || errno == EACCES));
+}
+
+static void check_prog_load(void)
+{
+	int fd = load_prog();
+
+	CHECK(fd >= 0);
+	CHECK(fcntl(fd, F_GETFD) == FD_CLOEXEC);
+	CHECK(!close(fd));
+}
+
+static void check_map(void)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "shim_map", 4, 8, 16, NULL);
+	__u64 val = 42, out = 0;
+	__u32 key = 1;
+
+	CHECK(fd >= 0);
+	CHECK(!bpf_map_update_elem(fd, &key, &val, BPF_ANY));
+	CHECK(!bpf_map_lookup_elem(fd, &key, &out) && out == 42);
+	key = 2;
+	CHECK(bpf_map_lookup_elem(fd, &key, &out) < 0 && errno == ENOENT);
+	CHECK(!close(fd));
+}
+
+static void check_info(void)
+{
+	struct bpf_prog_info pinfo = {};
+	struct bpf_map_info minfo = {};
+	__u32 len = sizeof(pinfo);
+	int pfd = load_prog(), mfd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "m", 4, 4, 2, NULL);
+
+	CHECK(pfd >= 0 && mfd >= 0);
+	CHECK(!bpf_obj_get_info_by_fd(pfd, &pinfo, &len));
+	CHECK(pinfo.type == BPF_PROG_TYPE_SOCKET_FILTER && pinfo.id > 0);
+	CHECK(!strcmp(pinfo.name, "shim_test"));
+	len = sizeof(minfo);
+	CHECK(!bpf_obj_get_info_by_fd(mfd, &minfo, &len));
+	CHECK(minfo.type == BPF_MAP_TYPE_ARRAY && minfo.max_entries == 2 && minfo.id > 0);
+	close(pfd);
+	close(mfd);
+}
+
+static void read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	CHECK(fd >= 0);
+	n = read(fd, buf, size - 1);
+	CHECK(n > 0);
+	buf[n] = '\0';
+	close(fd);
+}
+
+static void check_fdinfo(void)
+{
+	char path[64], text[4096], line[256];
+	int fd = load_prog(), lines = 0;
+	FILE *f;
+
+	CHECK(fd >= 0);
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	read_file(path, text, sizeof(text));
+	CHECK(strstr(text, "pos:\t0\n") == text);
+	CHECK(strstr(text, "\nflags:\t02000002\n"));
+	CHECK(strstr(text, "\nprog_type:\t1\n"));
+	CHECK(strstr(text, "\nprog_tag:\t"));
+	snprintf(line, sizeof(line), "\nprog_id:\t%u\n", prog_id(fd));
+	CHECK(strstr(text, line));
+	/* libbpf's way: stdio on /proc/<pid>/fdinfo/N. */
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", getpid(), fd);
+	f = fopen(path, "re");
+	CHECK(f);
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	CHECK(lines >= 5);
+	close(fd);
+}
+
+static void check_readlink(void)
+{
+	int pfd = load_prog(), mfd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "m", 4, 4, 2, NULL);
+	char path[64], buf[64];
+	ssize_t n;
+
+	CHECK(pfd >= 0 && mfd >= 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
+	n = readlink(path, buf, sizeof(buf));
+	CHECK(n == 19 && !memcmp(buf, "anon_inode:bpf-prog", 19));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
+	n = readlink(path, buf, sizeof(buf));
+	CHECK(n == 18 && !memcmp(buf, "anon_inode:bpf-map", 18));
+	/* Truncated without a NUL, as the kernel does. */
+	CHECK(readlink(path, buf, 4) == 4 && !memcmp(buf, "anon", 4));
+	close(pfd);
+	close(mfd);
+}
+
+static void check_close(void)
+{
+	int fd = load_prog();
+	__u32 id, next;
+
+	CHECK(fd >= 0);
+	id = prog_id(fd);
+	CHECK(!bpf_prog_get_next_id(id - 1, &next) && next == id);
+	CHECK(!close(fd));
+	CHECK(bpf_prog_get_next_id(id - 1, &next) < 0 && errno == ENOENT);
+	CHECK(bpf_prog_get_fd_by_id(id) < 0 && errno == ENOENT);
+	/* The fd is really gone. */
+	CHECK(fcntl(fd, F_GETFD) < 0 && errno == EBADF);
+
+	/* The same through syscall(2). */
+	fd = load_prog();
+	CHECK(fd >= 0);
+	id = prog_id(fd);
+	CHECK(!syscall(__NR_close, fd));
+	CHECK(bpf_prog_get_fd_by_id(id) < 0 && errno == ENOENT);
+}
+
+static void check_dup(void)
+{
+	int fd = load_prog(), d1, d2, d3, target;
+	__u32 id;
+
+	CHECK(fd >= 0);
+	id = prog_id(fd);
+	d1 = dup(fd);
+	d2 = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+	CHECK(d1 >= 0 && d2 >= 100);
+	target = open("/dev/null", O_RDONLY);
+	CHECK(target >= 0);
+	d3 = dup2(fd, target);
+	CHECK(d3 == target);
+	CHECK(!close(fd));
+	CHECK(prog_id(d1) == id && prog_id(d2) == id && prog_id(d3) == id);
+	CHECK(!close(d1) && !close(d2));
+	CHECK(prog_id(d3) == id);
+	/* Overwriting the last fd with another file releases the program. */
+	fd = open("/dev/null", O_RDONLY);
+	CHECK(dup2(fd, d3) == d3);
+	CHECK(bpf_prog_get_fd_by_id(id) < 0 && errno == ENOENT);
+	close(fd);
+	close(d3);
+}
+
+static ino_t fd_ino(int fd)
+{
+	struct stat st;
+
+	CHECK(!fstat(fd, &st));
+	return st.st_ino;
+}
+
+static ino_t path_ino(const char *path)
+{
+	struct stat st;
+
+	CHECK(!stat(path, &st));
+	return st.st_ino;
+}
+
+static void check_netns(void)
+{
+	char path[64], buf[64], want[64];
+	int init_fd, fd;
+	ino_t ino;
+
+	init_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	CHECK(init_fd >= 0);
+	CHECK(fd_ino(init_fd) == INIT_NET_INO);
+	CHECK(path_ino("/proc/self/ns/net") == INIT_NET_INO);
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", getpid());
+	CHECK(path_ino(path) == INIT_NET_INO);
+
+	CHECK(!unshare(CLONE_NEWNET));
+	fd = open("/proc/thread-self/ns/net", O_RDONLY);
+	CHECK(fd >= 0);
+	ino = fd_ino(fd);
+	CHECK(ino != INIT_NET_INO);
+	CHECK(path_ino("/proc/self/ns/net") == ino);
+	snprintf(want, sizeof(want), "net:[%lu]", (unsigned long)ino);
+	CHECK(readlink("/proc/self/ns/net", buf, sizeof(buf)) == (ssize_t)strlen(want));
+	CHECK(!memcmp(buf, want, strlen(want)));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	CHECK(readlink(path, buf, sizeof(buf)) == (ssize_t)strlen(want));
+
+	CHECK(!setns(init_fd, CLONE_NEWNET));
+	CHECK(path_ino("/proc/self/ns/net") == INIT_NET_INO);
+	CHECK(!setns(fd, 0));
+	CHECK(path_ino("/proc/self/ns/net") == ino);
+	CHECK(setns(fd, CLONE_NEWUTS) < 0 && errno == EINVAL);
+	close(fd);
+	close(init_fd);
+}
+
+/* The cgroup2 mount point, as /proc/self/mounts has it. */
+static void cgroup_mount(char *dir)
+{
+	char line[512], type[64];
+	FILE *f = fopen("/proc/self/mounts", "re");
+
+	CHECK(f);
+	dir[0] = '\0';
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %255s %63s", dir, type) == 2 && !strcmp(type, "cgroup2"))
+			break;
+	fclose(f);
+	CHECK(dir[0]);
+}
+
+static void check_cgroup(void)
+{
+	char root[256], dir[300], sub[320];
+	int fd;
+
+	cgroup_mount(root);
+	snprintf(dir, sizeof(dir), "%s/nsbpf-shim-test", root);
+	snprintf(sub, sizeof(sub), "%s/child", dir);
+	CHECK(!mkdir(dir, 0755));
+	CHECK(mkdir(dir, 0755) < 0 && errno == EEXIST);
+	CHECK(!mkdir(sub, 0755));
+	fd = open(root, O_RDONLY | O_DIRECTORY);
+	CHECK(fd >= 0 && fd_ino(fd) == 1);
+	close(fd);
+	fd = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(fd >= 0 && fd_ino(fd) > 1);
+	CHECK(path_ino(sub) == fd_ino(fd));
+	CHECK(rmdir(dir) < 0 && errno == EBUSY);
+	CHECK(!rmdir(sub));
+	CHECK(!rmdir(dir));
+	CHECK(rmdir(dir) < 0 && errno == ENOENT);
+	CHECK(open(dir, O_RDONLY | O_DIRECTORY) < 0 && errno == ENOENT);
+	/* A removed cgroup stays open. */
+	CHECK(fd_ino(fd) > 1);
+	close(fd);
+}
+
+static void check_statfs(void)
+{
+	struct statfs sfs;
+
+	CHECK(!statfs("/sys/fs/bpf", &sfs) && sfs.f_type == BPF_FS_MAGIC);
+	CHECK(!statfs("/", &sfs) && sfs.f_type != BPF_FS_MAGIC);
+}
+
+static void check_bpffs(void)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pinned", 4, 4, 1, NULL), got;
+	const char *pin = "/sys/fs/bpf/nsbpf-shim-test/map";
+
+	CHECK(fd >= 0);
+	CHECK(!mkdir("/sys/fs/bpf/nsbpf-shim-test", 0700));
+	CHECK(!bpf_obj_pin(fd, pin));
+	CHECK(!close(fd));
+	got = bpf_obj_get(pin);
+	CHECK(got >= 0);
+	CHECK(rmdir("/sys/fs/bpf/nsbpf-shim-test") < 0 && errno == ENOTEMPTY);
+	CHECK(!unlink(pin));
+	CHECK(bpf_obj_get(pin) < 0 && errno == ENOENT);
+	CHECK(!rmdir("/sys/fs/bpf/nsbpf-shim-test"));
+	CHECK(!close(got));
+}
+
+static void check_probes(void)
+{
+	CHECK(libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCKET_FILTER, NULL) == 1);
+	CHECK(libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_XDP, NULL) == 1);
+	CHECK(libbpf_probe_bpf_map_type(BPF_MAP_TYPE_HASH, NULL) == 1);
+	CHECK(libbpf_probe_bpf_map_type(BPF_MAP_TYPE_ARRAY, NULL) == 1);
+}
+
+/* The child works on the fds and objects it inherited; the parent's stay. */
+static void check_fork(void)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "m", 4, 8, 1, NULL), status, nfd;
+	__u64 val = 7, out = 0;
+	__u32 key = 0;
+	pid_t pid;
+
+	CHECK(fd >= 0);
+	CHECK(!bpf_map_update_elem(fd, &key, &val, BPF_ANY));
+	pid = fork();
+	CHECK(pid >= 0);
+	if (!pid) {
+		CHECK(!bpf_map_lookup_elem(fd, &key, &out) && out == 7);
+		val = 8;
+		CHECK(!bpf_map_update_elem(fd, &key, &val, BPF_ANY));
+		CHECK(!close(fd));
+		CHECK(load_prog() >= 0);
+		/* A namespace dropped in the child: its teardown must not hang. */
+		CHECK(!unshare(CLONE_NEWNET) && !unshare(CLONE_NEWNET));
+		nfd = open("/proc/self/ns/net", O_RDONLY);
+		CHECK(nfd >= 0 && !close(nfd));
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* Memory is the child's own after fork: the parent's map is untouched. */
+	CHECK(!bpf_map_lookup_elem(fd, &key, &out) && out == 7);
+	CHECK(!close(fd));
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} checks[] = {
+	{ "prog_load", check_prog_load },
+	{ "map", check_map },
+	{ "info", check_info },
+	{ "fdinfo", check_fdinfo },
+	{ "readlink", check_readlink },
+	{ "close", check_close },
+	{ "dup", check_dup },
+	{ "netns", check_netns },
+	{ "cgroup", check_cgroup },
+	{ "statfs", check_statfs },
+	{ "bpffs", check_bpffs },
+	{ "probes", check_probes },
+	{ "fork", check_fork },
+};
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc == 2 && !strcmp(argv[1], "kernel")) {
+		check_kernel();
+		return 0;
+	}
+	CHECK(argc == 2);
+	CHECK(getuid() != 0);
+	deny_kernel_bpf();
+	for (i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		if (!strcmp(argv[1], checks[i].name)) {
+			checks[i].fn();
+			return 0;
+		}
+	}
+	fprintf(stderr, "unknown check %s\n", argv[1]);
+	return 2;
+}
