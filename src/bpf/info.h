@@ -22,6 +22,15 @@ struct bpf_map_info_6_18 {
 	__u32 :32;
 };
 
+/*
+ * 6.18 struct bpf_link_info: the union grew to uprobe_multi's 48 bytes; the types nsbpf fills
+ * all fit in the 6.1 part, the rest is zero (or the caller's bytes, read back).
+ */
+struct bpf_link_info_6_18 {
+	struct bpf_link_info base; /* 48 bytes, 8-aligned */
+	__u8 tail[16];
+};
+
 #define BPF_MAP_INFO_SIZE_6_18 104
 #define BPF_PROG_INFO_SIZE_6_18 232
 #define BPF_BTF_INFO_SIZE_6_18 32
@@ -29,6 +38,8 @@ struct bpf_map_info_6_18 {
 
 _Static_assert(sizeof(struct bpf_map_info_6_18) == BPF_MAP_INFO_SIZE_6_18,
 	       "struct bpf_map_info of 6.18 is 104 bytes");
+_Static_assert(sizeof(struct bpf_link_info_6_18) == BPF_LINK_INFO_SIZE_6_18,
+	       "struct bpf_link_info of 6.18 is 64 bytes");
 _Static_assert(sizeof(struct bpf_prog_info) == BPF_PROG_INFO_SIZE_6_18,
 	       "struct bpf_prog_info: 6.18 size");
 _Static_assert(sizeof(struct bpf_btf_info) == BPF_BTF_INFO_SIZE_6_18,

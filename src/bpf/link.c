@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bpf.h"
+#include "info.h"
 #include "link.h"
 
 /* fdinfo's `link_type:` names, by enum bpf_link_type (bpf_link_type_strs of the kernel). */
@@ -267,33 +268,35 @@ int bpf_link_get_info_by_fd(struct bpf_state *st, struct bpf_link *link,
 {
 	void *uinfo = u64_to_user_ptr(attr->info.info);
 	uint32_t info_len = attr->info.info_len;
-	struct bpf_link_info info;
+	/* the kernel's own (6.18) size decides the tail check and what comes back */
+	struct bpf_link_info_6_18 full;
+	struct bpf_link_info *info_p = &full.base;
 	struct bpf_prog *prog;
 	int err;
 
 	(void)st;
-	err = bpf_check_uarg_tail_zero(uinfo, sizeof(info), info_len);
+	err = bpf_check_uarg_tail_zero(uinfo, sizeof(full), info_len);
 	if (err)
 		return err;
-	if (info_len > sizeof(info))
-		info_len = sizeof(info);
+	if (info_len > sizeof(full))
+		info_len = sizeof(full);
 
-	memset(&info, 0, sizeof(info));
-	if (copy_from_user(&info, uinfo, info_len))
+	memset(&full, 0, sizeof(full));
+	if (copy_from_user(&full, uinfo, info_len))
 		return -EFAULT;
 
-	info.type = link->type;
-	info.id = link->id;
+	info_p->type = link->type;
+	info_p->id = link->id;
 	prog = atomic_load(&link->prog);
 	if (prog)
-		info.prog_id = bpf_prog_id(prog);
+		info_p->prog_id = bpf_prog_id(prog);
 	if (link->ops->fill_link_info) {
-		err = link->ops->fill_link_info(link, &info);
+		err = link->ops->fill_link_info(link, info_p);
 		if (err)
 			return err;
 	}
 
-	if (copy_to_user(uinfo, &info, info_len) ||
+	if (copy_to_user(uinfo, &full, info_len) ||
 	    copy_to_user(&uattr->info.info_len, &info_len, sizeof(info_len)))
 		return -EFAULT;
 	return 0;

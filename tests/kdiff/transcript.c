@@ -525,9 +525,19 @@ static const char *flags_name(__u64 flags)
 	return buf;
 }
 
+/*
+ * Values go through buffers with room for one u64 per possible CPU: a per-CPU map reads and
+ * writes that many, and a single u64 would be overrun (every CPU gets the same value).
+ */
+#define MAX_CPU_VALUES 1024
+
 int tr_update(int fd, __u32 key, __u64 val, __u64 flags)
 {
-	return tr_rc(bpf_map_update_elem(fd, &key, &val, flags), "update(%s, %u, %llu, %s)",
+	static __u64 vals[MAX_CPU_VALUES];
+
+	for (int i = 0; i < MAX_CPU_VALUES; i++)
+		vals[i] = val;
+	return tr_rc(bpf_map_update_elem(fd, &key, vals, flags), "update(%s, %u, %llu, %s)",
 		     tr_fdname(fd), key, (unsigned long long)val, flags_name(flags));
 }
 
@@ -549,12 +559,14 @@ static int print_value(int err, __u64 val, const char *fmt, ...)
 
 int tr_lookup(int fd, __u32 key, __u64 *val)
 {
-	__u64 v = 0;
-	int err = bpf_map_lookup_elem(fd, &key, &v);
+	static __u64 v[MAX_CPU_VALUES];
+	int err;
 
+	v[0] = 0;
+	err = bpf_map_lookup_elem(fd, &key, v);
 	if (val)
-		*val = v;
-	return print_value(err, v, "lookup(%s, %u)", tr_fdname(fd), key);
+		*val = v[0];
+	return print_value(err, v[0], "lookup(%s, %u)", tr_fdname(fd), key);
 }
 
 int tr_delete(int fd, __u32 key)
@@ -564,10 +576,12 @@ int tr_delete(int fd, __u32 key)
 
 int tr_lookup_and_delete(int fd, __u32 key)
 {
-	__u64 v = 0;
-	int err = bpf_map_lookup_and_delete_elem(fd, &key, &v);
+	static __u64 v[MAX_CPU_VALUES];
+	int err;
 
-	return print_value(err, v, "lookup_and_delete(%s, %u)", tr_fdname(fd), key);
+	v[0] = 0;
+	err = bpf_map_lookup_and_delete_elem(fd, &key, v);
+	return print_value(err, v[0], "lookup_and_delete(%s, %u)", tr_fdname(fd), key);
 }
 
 int tr_next_key(int fd, const __u32 *key, __u32 *next)

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * fd_lifetime.c - kdiff scenario: how long an object lives. Closing its last fd releases it at
- * once (its id is gone before close returns); a dup'ed fd, an fd inherited by a child, a program
- * that uses a map, and an outer map holding an inner one each keep it. Fds come with close-on-exec
- * set, and an fd obtained by id is a new open file.
+ * once (its id is gone before close returns); a dup'ed fd, a program that uses a map, and an outer
+ * map holding an inner one each keep it (an fd inherited by a child: fd_fork.c). Fds come with
+ * close-on-exec set, and an fd obtained by id is a new open file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,10 +36,8 @@ int main(void)
 		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
 	};
 	LIBBPF_OPTS(bpf_map_create_opts, outer_opts);
-	int m, d, p, inner, outer, pipefd[2], status;
+	int m, d, p, inner, outer;
 	__u32 mid, pid, iid, key = 0, val;
-	pid_t child;
-	char c;
 
 	tr_begin("fd_lifetime");
 
@@ -70,36 +68,6 @@ int main(void)
 	tr_update(d, 0, 6, BPF_ANY);
 	tr_lookup(d, 0, NULL);
 	tr_close(d);
-	lookup_id(TR_MAP, mid);
-
-	tr_say("# fork: the child's fd keeps the map");
-	m = tr_fd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "forked", 4, 8, 1, NULL),
-		  "bpf_map_create(ARRAY, \"forked\")");
-	mid = tr_obj_id(TR_MAP, m);
-	if (pipe(pipefd))
-		return 1;
-	fflush(stdout);
-	child = fork();
-	if (child == 0) {
-		/* Waits until the parent has closed its fd, then uses its own copy. */
-		close(pipefd[1]);
-		if (read(pipefd[0], &c, 1) != 1)
-			_exit(2);
-		tr_update(m, 0, 7, BPF_ANY);
-		lookup_id(TR_MAP, mid);
-		tr_close(m);
-		fflush(stdout);
-		_exit(0);
-	}
-	close(pipefd[0]);
-	tr_close(m);
-	lookup_id(TR_MAP, mid);
-	if (write(pipefd[1], "x", 1) != 1)
-		return 1;
-	close(pipefd[1]);
-	waitpid(child, &status, 0);
-	tr_say("child exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	/* The child's close was its last reference: released before its exit completed. */
 	lookup_id(TR_MAP, mid);
 
 	tr_say("# a program keeps its maps");
