@@ -43,6 +43,8 @@ static void libc_init(void)
 	libc_fns.fopen = libc_sym("fopen");
 	libc_fns.close = libc_sym("close");
 	libc_fns.close_range = libc_sym("close_range");
+	libc_fns.mmap = libc_sym("mmap");
+	libc_fns.munmap = libc_sym("munmap");
 	libc_fns.dup = libc_sym("dup");
 	libc_fns.dup2 = libc_sym("dup2");
 	libc_fns.dup3 = libc_sym("dup3");

@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -122,6 +123,22 @@ SHIM_EXPORT FILE *WRAP(fopen64)(const char *path, const char *mode)
 SHIM_EXPORT int WRAP(close)(int fd)
 {
 	return shim_close(fd);
+}
+
+/* libbpf maps global data (.data, .bss, .rodata arrays) and ring buffers through their fds. */
+SHIM_EXPORT void *WRAP(mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return shim_mmap(addr, len, prot, flags, fd, off);
+}
+
+SHIM_EXPORT void *WRAP(mmap64)(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return shim_mmap(addr, len, prot, flags, fd, off);
+}
+
+SHIM_EXPORT int WRAP(munmap)(void *addr, size_t len)
+{
+	return shim_munmap(addr, len);
 }
 
 SHIM_EXPORT int WRAP(close_range)(unsigned int first, unsigned int last, int flags)

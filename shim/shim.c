@@ -406,6 +406,45 @@ int shim_close(int fd)
 	return shim_libc()->close(fd);
 }
 
+void *shim_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	struct nsbpf_runtime *rt;
+	void *out = MAP_FAILED;
+	int err;
+
+	if ((flags & MAP_ANONYMOUS) || fd < 0)
+		return shim_libc()->mmap(addr, len, prot, flags, fd, off);
+	rt = shim_enter_existing();
+	if (!rt)
+		return shim_libc()->mmap(addr, len, prot, flags, fd, off);
+	if (!nsbpf_fd_owned(rt, fd)) {
+		shim_leave();
+		return shim_libc()->mmap(addr, len, prot, flags, fd, off);
+	}
+	err = nsbpf_fd_mmap(rt, addr, len, prot, flags, fd, off, &out);
+	shim_leave();
+	if (err) {
+		errno = -err;
+		return MAP_FAILED;
+	}
+	return out;
+}
+
+int shim_munmap(void *addr, size_t len)
+{
+	struct nsbpf_runtime *rt;
+
+	if (shim_libc()->munmap(addr, len))
+		return -1;
+	/* the pages are gone; now the runtime forgets the mappings the range ended */
+	rt = shim_enter_existing();
+	if (rt) {
+		nsbpf_munmap(rt, addr, len);
+		shim_leave();
+	}
+	return 0;
+}
+
 /* The highest fd the process can have: close_range()'s end in practice. */
 static unsigned int max_fd(void)
 {

@@ -51,6 +51,8 @@ struct shim_libc {
 	long (*telldir)(DIR *d);
 	void (*seekdir)(DIR *d, long loc);
 	int (*dirfd)(DIR *d);
+	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+	int (*munmap)(void *addr, size_t len);
 };
 
 /* libc.c: the real functions, looked up once with dlsym(RTLD_NEXT); aborts if one is missing. */
@@ -83,6 +85,8 @@ int shim_openat(int dirfd, const char *path, int flags, mode_t mode);
 FILE *shim_fopen(const char *path, const char *mode);
 int shim_close(int fd);
 int shim_close_range(unsigned int first, unsigned int last, int flags);
+void *shim_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int shim_munmap(void *addr, size_t len);
 int shim_dup(int fd);
 int shim_dup2(int oldfd, int newfd);
 int shim_dup3(int oldfd, int newfd, int flags);

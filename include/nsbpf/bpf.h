@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "nsbpf/runtime.h"
 
@@ -69,6 +70,16 @@ int nsbpf_fd_install_cgroup(struct nsbpf_runtime *rt, struct nsbpf_cgroup *cgrp,
 /* The handle behind an fd, with a new reference: -EBADF (not ours), -EINVAL (other kind). */
 int nsbpf_fd_get_net(struct nsbpf_runtime *rt, int fd, struct nsbpf_net **net);
 int nsbpf_fd_get_cgroup(struct nsbpf_runtime *rt, int fd, struct nsbpf_cgroup **cgrp);
+
+/*
+ * mmap(2) of one of the runtime's fds: a BPF_F_MMAPABLE array or a ring buffer, with the
+ * kernel's checks and errnos (-ENODEV for fds of other kinds). *out gets the mapping. After
+ * munmap(2) of such a range the caller tells the runtime with nsbpf_munmap(), which returns
+ * how many of its mappings the range ended (0: none of ours).
+ */
+int nsbpf_fd_mmap(struct nsbpf_runtime *rt, void *addr, size_t len, int prot, int flags, int fd,
+		  int64_t off, void **out);
+int nsbpf_munmap(struct nsbpf_runtime *rt, void *addr, size_t len);
 
 /*
  * mkdir / rmdir / unlink under the runtime's bpffs mount point (/sys/fs/bpf): pins are

@@ -39,6 +39,7 @@ struct bpf_btf;
 struct bpf_link;
 struct bpffs;
 struct bpf_fdtable;
+struct bpf_user_mapping;
 
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -75,6 +76,8 @@ struct bpf_state {
 	struct bpffs *fs;
 	struct bpf_map_env map_env;
 	_Atomic int stats_enabled; /* BPF_ENABLE_STATS fds open (bpf_stats_enabled_key) */
+	pthread_mutex_t mmap_lock;		 /* protects mappings */
+	struct bpf_user_mapping *mappings; /* live mmap()s of map fds, see mmap.c */
 	char *trace_log;	   /* bpf_trace_printk output, see helpers.c */
 	size_t trace_log_len;
 	pthread_mutex_t trace_lock; /* protects trace_log */
@@ -96,6 +99,9 @@ struct task_struct *bpf_current_task(struct nsbpf_runtime *rt);
  * ids are freed from map_idr. obj_ctx is the struct bpf_state.
  */
 extern const struct bpf_map_obj_ops bpf_map_obj_ops_sys;
+
+/* Drops every mapping still recorded (mmap.c), when the runtime goes. */
+void bpf_mappings_free(struct bpf_state *st);
 
 /* User memory (uaccess.c): 0 or -EFAULT, never a crash. */
 int copy_from_user(void *dst, const void *usrc, size_t len);

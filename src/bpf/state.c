@@ -50,7 +50,8 @@ static void bpf_state_free(struct nsbpf_runtime *rt, void *state)
 	struct bpf_state *st = state;
 
 	(void)rt;
-	/* fds and pins first: they drop the last references of most objects */
+	/* mappings, fds and pins first: they drop the last references of most objects */
+	bpf_mappings_free(st);
 	bpf_fdtable_free(st->fdt);
 	bpffs_free(st->fs);
 	/* map elements released by RCU callbacks still reach st (map_free_id) */
@@ -61,6 +62,7 @@ static void bpf_state_free(struct nsbpf_runtime *rt, void *state)
 	idr_destroy(&st->btf_idr);
 	pthread_mutex_destroy(&st->idr_lock);
 	pthread_mutex_destroy(&st->trace_lock);
+	pthread_mutex_destroy(&st->mmap_lock);
 	free(st->trace_log);
 	free(st);
 }
@@ -81,6 +83,7 @@ static int bpf_state_new(struct nsbpf_runtime *rt, struct bpf_state **stp)
 		goto err_free_fdt;
 	pthread_mutex_init(&st->idr_lock, NULL);
 	pthread_mutex_init(&st->trace_lock, NULL);
+	pthread_mutex_init(&st->mmap_lock, NULL);
 	idr_init(&st->prog_idr);
 	idr_init(&st->map_idr);
 	idr_init(&st->link_idr);

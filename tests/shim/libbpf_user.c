@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -102,6 +103,35 @@ static void check_map(void)
 	key = 2;
 	CHECK(bpf_map_lookup_elem(fd, &key, &out) < 0 && errno == ENOENT);
 	CHECK(!close(fd));
+}
+
+/*
+ * libbpf's global data: an mmapable array mapped shared; stores through the mapping are the
+ * map's values, a writable mapping keeps the map from being frozen (-EBUSY), and after munmap
+ * it can be. A prog fd cannot be mapped (-ENODEV).
+ */
+static void check_mmap(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "shim_data", 4, 8, 4, &opts);
+	int pfd = load_prog();
+	__u64 *vals, out = 0;
+	__u32 key = 2;
+
+	CHECK(fd >= 0 && pfd >= 0);
+	vals = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(vals != MAP_FAILED);
+	vals[2] = 0x1234;
+	CHECK(!bpf_map_lookup_elem(fd, &key, &out) && out == 0x1234);
+	out = 77;
+	CHECK(!bpf_map_update_elem(fd, &key, &out, BPF_ANY) && vals[2] == 77);
+	CHECK(bpf_map_freeze(fd) < 0 && errno == EBUSY);
+	CHECK(!munmap(vals, 4096));
+	CHECK(!bpf_map_freeze(fd));
+	CHECK(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED &&
+	      errno == EPERM);
+	CHECK(mmap(NULL, 4096, PROT_READ, MAP_SHARED, pfd, 0) == MAP_FAILED && errno == ENODEV);
+	CHECK(!close(fd) && !close(pfd));
 }
 
 static void check_info(void)
@@ -401,6 +431,7 @@ static const struct {
 	{ "bpffs", check_bpffs },
 	{ "probes", check_probes },
 	{ "fork", check_fork },
+	{ "mmap", check_mmap },
 };
 
 int main(int argc, char **argv)
