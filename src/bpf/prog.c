@@ -294,6 +294,14 @@ static int add_used_map(struct bpf_prog *prog, struct bpf_map *map, struct load_
 		bpf_map_put(map);
 		return -EINVAL;
 	}
+	/* allocated on the first map: most programs of a busy control plane use none */
+	if (!prog->used_maps) {
+		prog->used_maps = calloc(MAX_USED_MAPS, sizeof(*prog->used_maps));
+		if (!prog->used_maps) {
+			bpf_map_put(map);
+			return -ENOMEM;
+		}
+	}
 	prog->used_maps[prog->used_map_cnt] = map;
 	return (int)prog->used_map_cnt++;
 }
@@ -567,13 +575,18 @@ static int convert_ctx_accesses(const struct bpf_ctx_desc *ctx, struct nsbpf_ins
 	struct ctx_flow f = { .len = len };
 	int err = -ENOMEM;
 
-	f.must = calloc(len, sizeof(*f.must));
-	f.may = calloc(len, sizeof(*f.may));
-	f.seen = calloc(len, 1);
-	/* each instruction is pushed at most once per change of its 2 x 11 bits */
-	f.work = calloc((size_t)len * 23 + 1, sizeof(*f.work));
-	if (!f.must || !f.may || !f.seen || !f.work)
+	/*
+	 * One block for the four arrays (widest first, for alignment): loads are a hot
+	 * control-plane path, and this runs for every program. Each instruction is pushed at
+	 * most once per change of its 2 x 11 bits, hence the size of work.
+	 */
+	f.work = calloc(1, ((size_t)len * 23 + 1) * sizeof(*f.work) +
+				   (size_t)len * (2 * sizeof(*f.must) + 1));
+	if (!f.work)
 		goto out_free;
+	f.must = (uint16_t *)(f.work + (size_t)len * 23 + 1);
+	f.may = f.must + len;
+	f.seen = (uint8_t *)(f.may + len);
 
 	ctx_flow_to(&f, 0, 1u << BPF_REG_1, 1u << BPF_REG_1);
 	while (f.nr_work)
@@ -615,9 +628,6 @@ static int convert_ctx_accesses(const struct bpf_ctx_desc *ctx, struct nsbpf_ins
 	}
 
 out_free:
-	free(f.must);
-	free(f.may);
-	free(f.seen);
 	free(f.work);
 	return err;
 }
@@ -868,8 +878,7 @@ int bpf_prog_load(struct bpf_state *st, union bpf_attr *attr, struct bpf_prog **
 
 	insns = malloc((size_t)prog->len * sizeof(*insns));
 	prog->xlated = malloc((size_t)prog->len * sizeof(*insns));
-	prog->used_maps = calloc(MAX_USED_MAPS, sizeof(*prog->used_maps));
-	if (!insns || !prog->xlated || !prog->used_maps) {
+	if (!insns || !prog->xlated) {
 		err = -ENOMEM;
 		goto err_free_prog;
 	}

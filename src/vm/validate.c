@@ -373,13 +373,14 @@ static int reject_regs(struct validator *v, uint32_t i, uint16_t missing)
 
 static int check_regs(struct validator *v)
 {
-	uint16_t *in = calloc(v->len, sizeof(*in));
-	uint8_t *seen = calloc(v->len, 1), *queued = calloc(v->len, 1);
-	uint32_t *work = calloc(v->len, sizeof(*work));
+	/* one block, widest array first: this runs for every program a bpf() load makes */
+	uint32_t *work = calloc(v->len, sizeof(uint32_t) + sizeof(uint16_t) + 2);
+	uint16_t *in = (uint16_t *)(work + v->len);
+	uint8_t *seen = (uint8_t *)(in + v->len), *queued = seen + v->len;
 	uint32_t nr_work = 0;
 	int err = -ENOMEM;
 
-	if (!in || !seen || !queued || !work)
+	if (!work)
 		goto out;
 	/* Subprograms other than the first receive their arguments in r1..r5. */
 	for (uint32_t i = 0; i < v->len; i++) {
@@ -421,9 +422,6 @@ static int check_regs(struct validator *v)
 			err = reject_regs(v, i, missing);
 	}
 out:
-	free(in);
-	free(seen);
-	free(queued);
 	free(work);
 	return err;
 }
