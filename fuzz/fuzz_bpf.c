@@ -48,22 +48,22 @@
 #include "nsbpf/bpf.h"
 #include "nsbpf/runtime.h"
 
-#define require(cond)                                                                   \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "%s:%d: broken promise: %s\n", __FILE__, __LINE__, \
-				#cond);                                                 \
-			abort();                                                        \
-		}                                                                       \
+#define require(cond)                                                                              \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: broken promise: %s\n", __FILE__, __LINE__, #cond); \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define MAX_OPS 48
-#define MAX_FDS 64
-#define NR_CMDS 40 /* the 6.1 table ends at BPF_PROG_BIND_MAP (35): a few past it */
-#define ATTR_SIZE sizeof(union bpf_attr)
-#define ATTR_WORDS 40 /* field writes reach a little past the attr: CHECK_ATTR's tail */
+#define MAX_OPS	      48
+#define MAX_FDS	      64
+#define NR_CMDS	      40 /* the 6.1 table ends at BPF_PROG_BIND_MAP (35): a few past it */
+#define ATTR_SIZE     sizeof(union bpf_attr)
+#define MAP_BYTES_MAX (32u << 20)
+#define ATTR_WORDS    40 /* field writes reach a little past the attr: CHECK_ATTR's tail */
 
 /*
  * The arena: RW_PAGES read-write pages the input's pointers land in, then one read-only page
@@ -84,23 +84,32 @@ enum {
 };
 
 static const char *const paths[] = {
-	"/sys/fs/bpf/a", "/sys/fs/bpf/d/b", "/sys/fs/bpf/d", "/sys/fs/bpf", "/sys/fs/bpf/",
-	"/tmp/x",	 "",		    "sys/fs/bpf/a",  "/sys/fs/bpf/no/c",
+	"/sys/fs/bpf/a",
+	"/sys/fs/bpf/d/b",
+	"/sys/fs/bpf/d",
+	"/sys/fs/bpf",
+	"/sys/fs/bpf/",
+	"/tmp/x",
+	"",
+	"sys/fs/bpf/a",
+	"/sys/fs/bpf/no/c",
 };
 #define NR_PATHS ARRAY_SIZE(paths)
 
 /* A minimal BTF blob libbpf accepts: one 32-bit "int". */
 static const uint8_t btf_blob[] = {
-	0x9f, 0xeb, 1, 0, 24, 0, 0, 0, /* magic, version, flags, hdr_len */
-	0, 0, 0, 0, 16, 0, 0, 0,       /* type_off, type_len */
-	16, 0, 0, 0, 5, 0, 0, 0,       /* str_off, str_len */
-	1, 0, 0, 0, 0, 0, 0, 1,	       /* name_off "int", info: BTF_KIND_INT */
-	4, 0, 0, 0, 32, 0, 0, 0,       /* size 4, encoding: 32 bits */
-	0, 'i', 'n', 't', 0,
+	0x9f, 0xeb, 1,	 0,   24, 0, 0, 0, /* magic, version, flags, hdr_len */
+	0,    0,    0,	 0,   16, 0, 0, 0, /* type_off, type_len */
+	16,   0,    0,	 0,   5,  0, 0, 0, /* str_off, str_len */
+	1,    0,    0,	 0,   0,  0, 0, 1, /* name_off "int", info: BTF_KIND_INT */
+	4,    0,    0,	 0,   32, 0, 0, 0, /* size 4, encoding: 32 bits */
+	0,    'i',  'n', 't', 0,
 };
 
-#define I(CODE, DST, SRC, OFF, IMM)                                                     \
-	{ .code = (CODE), .dst_reg = (DST), .src_reg = (SRC), .off = (OFF), .imm = (IMM) }
+#define I(CODE, DST, SRC, OFF, IMM)                                                                \
+	{                                                                                          \
+		.code = (CODE), .dst_reg = (DST), .src_reg = (SRC), .off = (OFF), .imm = (IMM)     \
+	}
 #define MAP_FD_SLOT (-1) /* ld_imm64 imm patched with an fd of the input */
 
 /* Program templates; the input picks one and the fd its ld_imm64 map loads name. */
@@ -109,23 +118,23 @@ static const struct bpf_insn tmpl_ret0[] = {
 	I(0x95, 0, 0, 0, 0), /* exit */
 };
 static const struct bpf_insn tmpl_lookup[] = {
-	I(0x7a, 10, 0, -8, 0),		   /* *(u64 *)(r10 - 8) = 0 */
+	I(0x7a, 10, 0, -8, 0),			       /* *(u64 *)(r10 - 8) = 0 */
 	I(0x18, 1, BPF_PSEUDO_MAP_FD, 0, MAP_FD_SLOT), /* r1 = map */
 	I(0x00, 0, 0, 0, 0),
-	I(0xbf, 2, 10, 0, 0),  /* r2 = r10 */
-	I(0x07, 2, 0, 0, -8),  /* r2 += -8 */
-	I(0x85, 0, 0, 0, 1),   /* call map_lookup_elem */
-	I(0xb7, 0, 0, 0, 0),   /* r0 = 0 */
-	I(0x95, 0, 0, 0, 0),   /* exit */
+	I(0xbf, 2, 10, 0, 0), /* r2 = r10 */
+	I(0x07, 2, 0, 0, -8), /* r2 += -8 */
+	I(0x85, 0, 0, 0, 1),  /* call map_lookup_elem */
+	I(0xb7, 0, 0, 0, 0),  /* r0 = 0 */
+	I(0x95, 0, 0, 0, 0),  /* exit */
 };
 static const struct bpf_insn tmpl_loop[] = {
-	I(0xb7, 0, 0, 0, 0),	/* r0 = 0 */
-	I(0x07, 0, 0, 0, 1),	/* r0 += 1 */
-	I(0xa5, 0, 0, -2, 10),	/* if r0 < 10 goto -2 */
-	I(0x95, 0, 0, 0, 0),	/* exit */
+	I(0xb7, 0, 0, 0, 0),   /* r0 = 0 */
+	I(0x07, 0, 0, 0, 1),   /* r0 += 1 */
+	I(0xa5, 0, 0, -2, 10), /* if r0 < 10 goto -2 */
+	I(0x95, 0, 0, 0, 0),   /* exit */
 };
 static const struct bpf_insn tmpl_tail_call[] = {
-	I(0xb7, 3, 0, 0, 0),				/* r3 = 0 */
+	I(0xb7, 3, 0, 0, 0),			       /* r3 = 0 */
 	I(0x18, 2, BPF_PSEUDO_MAP_FD, 0, MAP_FD_SLOT), /* r2 = prog array */
 	I(0x00, 0, 0, 0, 0),
 	I(0x85, 0, 0, 0, 12), /* call tail_call */
@@ -133,8 +142,8 @@ static const struct bpf_insn tmpl_tail_call[] = {
 	I(0x95, 0, 0, 0, 0),  /* exit */
 };
 static const struct bpf_insn tmpl_bad_jump[] = {
-	I(0x05, 0, 0, 5, 0),	/* goto +5: out of the program */
-	I(0x95, 0, 0, 0, 0),	/* exit */
+	I(0x05, 0, 0, 5, 0), /* goto +5: out of the program */
+	I(0x95, 0, 0, 0, 0), /* exit */
 };
 
 static const struct {
@@ -150,14 +159,14 @@ static const struct {
 
 /* Field write kinds. */
 enum {
-	K_U8,	   /* [v]: a small number */
-	K_U32,	   /* [4 bytes] */
-	K_U64,	   /* [8 bytes] */
-	K_FD,	   /* [idx]: an fd of the list (open or closed) */
-	K_BAD_FD,  /* [sel]: -1, a number never used, stdin, a host file */
-	K_PTR,	   /* [sel] [aux]: see pointer() */
-	K_DATA,	   /* [area] [off] [len] [bytes]: write bytes into the arena, not the attr */
-	K_CONST,   /* [sel]: an edge value (sizes, counts, flags) */
+	K_U8,	  /* [v]: a small number */
+	K_U32,	  /* [4 bytes] */
+	K_U64,	  /* [8 bytes] */
+	K_FD,	  /* [idx]: an fd of the list (open or closed) */
+	K_BAD_FD, /* [sel]: -1, a number never used, stdin, a host file */
+	K_PTR,	  /* [sel] [aux]: see pointer() */
+	K_DATA,	  /* [area] [off] [len] [bytes]: write bytes into the arena, not the attr */
+	K_CONST,  /* [sel]: an edge value (sizes, counts, flags) */
 	NR_KINDS,
 };
 
@@ -171,8 +180,8 @@ enum {
 	P_PATH,	 /* aux: which path */
 	P_BTF,
 	P_NAME,
-	P_EDGE,	    /* aux + 1 bytes before the guard page, in the read-only page */
-	P_RO,	    /* the start of the read-only page */
+	P_EDGE, /* aux + 1 bytes before the guard page, in the read-only page */
+	P_RO,	/* the start of the read-only page */
 	P_GUARD,
 	P_NULL,
 	P_LOW,	    /* unmapped, below mmap_min_addr */
@@ -213,8 +222,8 @@ static uint32_t rd32(struct reader *r)
 /* The state of one input. */
 struct run {
 	struct nsbpf_runtime *rt;
-	int fds[MAX_FDS];	  /* every fd the runtime handed out, in order */
-	bool open[MAX_FDS];	  /* still open as far as the input knows */
+	int fds[MAX_FDS];   /* every fd the runtime handed out, in order */
+	bool open[MAX_FDS]; /* still open as far as the input knows */
 	unsigned int nr_fds;
 };
 
@@ -319,11 +328,36 @@ static uint64_t pointer(struct run *run, struct reader *r)
 }
 
 static const uint32_t edge_values[] = {
-	0,	    1,	       2,	   4,	       8,	   16,	       32,
-	64,	    255,       256,	   4096,       65536,	   0x7fffffff, 0x80000000,
-	0xffffffff, 0xfffffffe, ATTR_SIZE, 2,	       5,	   8,	       /* insn counts */
-	BPF_F_NO_PREALLOC, BPF_F_RDONLY, BPF_F_WRONLY, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG,
-	BPF_F_MMAPABLE, BPF_F_LOCK, BPF_ANY, BPF_NOEXIST, BPF_EXIST,
+	0,
+	1,
+	2,
+	4,
+	8,
+	16,
+	32,
+	64,
+	255,
+	256,
+	4096,
+	65536,
+	0x7fffffff,
+	0x80000000,
+	0xffffffff,
+	0xfffffffe,
+	ATTR_SIZE,
+	2,
+	5,
+	8, /* insn counts */
+	BPF_F_NO_PREALLOC,
+	BPF_F_RDONLY,
+	BPF_F_WRONLY,
+	BPF_F_RDONLY_PROG,
+	BPF_F_WRONLY_PROG,
+	BPF_F_MMAPABLE,
+	BPF_F_LOCK,
+	BPF_ANY,
+	BPF_NOEXIST,
+	BPF_EXIST,
 };
 
 /* One field write: into the attr at word @word, or for K_DATA into the arena. */
@@ -365,8 +399,9 @@ static void write_field(struct run *run, struct reader *r, uint8_t *attr)
 		memcpy(at, &v64, 8);
 		break;
 	case K_DATA: {
-		static const unsigned int areas[] = { A_KEY, A_VALUE, A_OUT, A_INSNS, A_NAME,
-						      A_BTF };
+		static const unsigned int areas[] = {
+			A_KEY, A_VALUE, A_OUT, A_INSNS, A_NAME, A_BTF
+		};
 		unsigned int area = areas[rd8(r) % ARRAY_SIZE(areas)];
 		unsigned int off = rd8(r), len = rd8(r) % 33;
 
@@ -435,6 +470,29 @@ static void do_command(struct run *run, struct reader *r, int cmd)
 	for (unsigned int i = 0; i < nr_writes; i++)
 		write_field(run, r, attr);
 
+	/*
+	 * A test run repeats up to 2^32 times, as the kernel's does (until a signal): bounded
+	 * here, so an input runs in milliseconds.
+	 */
+	if (cmd == BPF_PROG_TEST_RUN) {
+		union bpf_attr *a = (union bpf_attr *)attr;
+
+		a->test.repeat %= 4;
+	}
+	/*
+	 * Likewise a map whose entries are allocated up front (arrays, preallocated hashes)
+	 * could be gigabytes; the kernel would take its time or hit the memcg limit. Bounded
+	 * to MAP_BYTES_MAX, which leaves small maps and every size check's edge alone.
+	 */
+	if (cmd == BPF_MAP_CREATE) {
+		union bpf_attr *a = (union bpf_attr *)attr;
+		uint64_t entry = (uint64_t)a->key_size + a->value_size + 64;
+
+		if ((uint64_t)a->max_entries * entry > MAP_BYTES_MAX)
+			a->max_entries =
+				(uint32_t)(MAP_BYTES_MAX / entry ? MAP_BYTES_MAX / entry : 1);
+	}
+
 	switch ((mode >> 3) & 3) {
 	case 2:
 		/* half in the read-only page, half in the guard: copy_from_user faults */
@@ -488,13 +546,18 @@ static void do_fd_op(struct run *run, struct reader *r, uint8_t op)
 	i = rd8(r) % run->nr_fds;
 	fd = run->fds[i];
 	if (op < 0xe8) {
-		int err = nsbpf_fd_close(run->rt, fd);
+		bool open = false;
+		int err;
 
-		require(run->open[i] ? err == 0 : err == -EBADF || nsbpf_fd_owned(run->rt, fd));
 		/* a closed number may have been reused by a later fd: that one is closed now */
-		for (unsigned int j = 0; j < run->nr_fds; j++)
-			if (run->fds[j] == fd)
+		for (unsigned int j = 0; j < run->nr_fds; j++) {
+			if (run->fds[j] == fd) {
+				open |= run->open[j];
 				run->open[j] = false;
+			}
+		}
+		err = nsbpf_fd_close(run->rt, fd);
+		require(open ? err == 0 : err == -EBADF);
 		return;
 	}
 	if (op < 0xec) {
@@ -646,8 +709,7 @@ static void wptr(struct seed *s, size_t offset, unsigned int sel, unsigned int a
 
 #define OFF(f) offsetof(union bpf_attr, f)
 
-static void map_create(struct seed *s, uint32_t type, uint32_t key, uint32_t value,
-		       uint32_t max)
+static void map_create(struct seed *s, uint32_t type, uint32_t key, uint32_t value, uint32_t max)
 {
 	cmd(s, BPF_MAP_CREATE);
 	w32(s, OFF(map_type), type);

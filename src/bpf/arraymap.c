@@ -539,8 +539,7 @@ err_put:
 
 static void prog_fd_array_put_ptr(struct bpf_map *map, void *ptr, bool need_defer)
 {
-	(void)map;
-	bpf_fd_elem_put(ptr, need_defer);
+	bpf_fd_elem_put(map->env, ptr, need_defer);
 }
 
 static uint32_t prog_fd_array_sys_lookup_elem(void *ptr)

@@ -76,6 +76,7 @@ struct bpf_state {
 	struct bpffs *fs;
 	struct bpf_map_env map_env;
 	_Atomic int stats_enabled; /* BPF_ENABLE_STATS fds open (bpf_stats_enabled_key) */
+	_Atomic long rcu_pending;  /* deferred releases in flight; teardown waits for 0 */
 	pthread_mutex_t mmap_lock;		 /* protects mappings */
 	struct bpf_user_mapping *mappings; /* live mmap()s of map fds, see mmap.c */
 	char *trace_log;	   /* bpf_trace_printk output, see helpers.c */

@@ -709,13 +709,23 @@ static void bpf_fd_elem_free(struct bpf_fd_elem *elem)
 
 static void bpf_fd_elem_free_rcu(struct rcu_head *head)
 {
-	bpf_fd_elem_free((struct bpf_fd_elem *)((char *)head - offsetof(struct bpf_fd_elem, rcu)));
+	struct bpf_fd_elem *elem =
+		(struct bpf_fd_elem *)((char *)head - offsetof(struct bpf_fd_elem, rcu));
+	_Atomic long *pending = elem->rcu_pending;
+
+	bpf_fd_elem_free(elem);
+	/* last: the release above may have queued more, counted before this drops */
+	if (pending)
+		atomic_fetch_sub(pending, 1);
 }
 
-void bpf_fd_elem_put(struct bpf_fd_elem *elem, bool need_defer)
+void bpf_fd_elem_put(const struct bpf_map_env *env, struct bpf_fd_elem *elem, bool need_defer)
 {
 	/* A program may be using the object it looked up until the grace period ends. */
 	if (need_defer) {
+		elem->rcu_pending = env->rcu_pending;
+		if (elem->rcu_pending)
+			atomic_fetch_add(elem->rcu_pending, 1);
 		bpf_rcu_thread_online(); /* call_rcu enters a read-side section */
 		urcu_memb_call_rcu(&elem->rcu, bpf_fd_elem_free_rcu);
 	} else {
@@ -795,8 +805,7 @@ err_put:
 
 void bpf_map_fd_put_ptr(struct bpf_map *map, void *ptr, bool need_defer)
 {
-	(void)map;
-	bpf_fd_elem_put(ptr, need_defer);
+	bpf_fd_elem_put(map->env, ptr, need_defer);
 }
 
 uint32_t bpf_map_fd_sys_lookup_elem(void *ptr)

@@ -136,6 +136,12 @@ struct bpf_map_env {
 	uint32_t nr_cpus;
 	const struct bpf_map_obj_ops *obj_ops; /* NULL: fd maps cannot be created */
 	void *obj_ctx;
+	/*
+	 * Deferred releases (call_rcu) queued and not yet run, counted so the runtime's
+	 * teardown can wait for chains of them (a release that queues another); NULL: not
+	 * counted.
+	 */
+	_Atomic long *rcu_pending;
 };
 
 /*
@@ -449,13 +455,14 @@ struct bpf_fd_elem {
 	void *ptr; /* struct bpf_map * (map-in-map) or the syscall layer's program */
 	/* Set for programs: how to drop the reference. NULL: ptr is a struct bpf_map. */
 	const struct bpf_map_obj_ops *prog_ops;
+	_Atomic long *rcu_pending; /* the env's counter while a deferred release is queued */
 	struct rcu_head rcu;
 };
 
 /* Wraps a referenced object; -ENOMEM (then the caller still owns the reference). */
 int bpf_fd_elem_new(void *ptr, const struct bpf_map_obj_ops *prog_ops, struct bpf_fd_elem **out);
 /* Drops the element and its reference: now, or after a grace period (need_defer). */
-void bpf_fd_elem_put(struct bpf_fd_elem *elem, bool need_defer);
+void bpf_fd_elem_put(const struct bpf_map_env *env, struct bpf_fd_elem *elem, bool need_defer);
 
 /*
  * map-in-map (the kernel's map_in_map.c): the template of inner maps made from

@@ -173,7 +173,7 @@ int bpf_log_write(uint32_t level, uint64_t ubuf, uint32_t size, const char *text
 			from = text + len - n;
 	}
 	if (copy_to_user(u64_to_user_ptr(ubuf), from, n) ||
-	    copy_to_user((char *)u64_to_user_ptr(ubuf) + n, "", 1))
+	    copy_to_user(u64_to_user_ptr(ubuf + n), "", 1))
 		return -EFAULT;
 	return n < len ? -ENOSPC : 0;
 }
@@ -368,9 +368,11 @@ static int resolve_pseudo_ldimm64(struct bpf_prog *prog, const union bpf_attr *a
 				verbose(log, "fd_idx without fd_array is invalid\n");
 				return -EPROTO;
 			}
+			/* user addresses add up as integers: fd_array may be NULL */
 			if (copy_from_user(&fd,
-					   (const uint32_t *)u64_to_user_ptr(attr->fd_array) +
-						   (uint32_t)insn->imm,
+					   u64_to_user_ptr(attr->fd_array +
+							   (uint64_t)(uint32_t)insn->imm *
+								   sizeof(uint32_t)),
 					   sizeof(fd)))
 				return -EFAULT;
 		} else {
@@ -697,8 +699,12 @@ static void bpf_prog_free_rcu(struct rcu_head *head)
 {
 	struct bpf_prog_free_rcu *p = caa_container_of(head, struct bpf_prog_free_rcu, rcu);
 
+	struct bpf_state *st = p->prog->st;
+
 	bpf_prog_free(p->prog);
 	free(p);
+	/* last: freeing may have queued more releases, counted before this drops */
+	atomic_fetch_sub(&st->rcu_pending, 1);
 }
 
 void bpf_prog_inc(struct bpf_prog *prog)
@@ -736,6 +742,7 @@ void bpf_prog_put(struct bpf_prog *prog)
 		return;
 	}
 	deferred->prog = prog;
+	atomic_fetch_add(&prog->st->rcu_pending, 1);
 	bpf_rcu_thread_online(); /* call_rcu enters a read-side section */
 	urcu_memb_call_rcu(&deferred->rcu, bpf_prog_free_rcu);
 }
@@ -1014,7 +1021,8 @@ int bpf_prog_get_info_by_fd(struct bpf_state *st, struct bpf_prog *prog,
 	for (uint32_t i = 0; i < ulen; i++) {
 		uint32_t id = prog->used_maps[i]->id;
 
-		if (copy_to_user((uint32_t *)u64_to_user_ptr(info.map_ids) + i, &id, sizeof(id)))
+		if (copy_to_user(u64_to_user_ptr(info.map_ids + (uint64_t)i * sizeof(id)), &id,
+				 sizeof(id)))
 			return -EFAULT;
 	}
 

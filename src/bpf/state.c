@@ -54,8 +54,14 @@ static void bpf_state_free(struct nsbpf_runtime *rt, void *state)
 	bpf_mappings_free(st);
 	bpf_fdtable_free(st->fdt);
 	bpffs_free(st->fs);
-	/* map elements released by RCU callbacks still reach st (map_free_id) */
-	urcu_memb_barrier();
+	/*
+	 * Deferred releases still reach st (map_free_id, prog ids); one may queue another (a
+	 * prog array's element drops a program, whose free is deferred too), and a barrier
+	 * only waits for what was queued before it: repeat until none is left.
+	 */
+	do
+		urcu_memb_barrier();
+	while (atomic_load(&st->rcu_pending));
 	idr_destroy(&st->prog_idr);
 	idr_destroy(&st->map_idr);
 	idr_destroy(&st->link_idr);
@@ -91,6 +97,7 @@ static int bpf_state_new(struct nsbpf_runtime *rt, struct bpf_state **stp)
 	st->map_env.nr_cpus = bpf_nr_possible_cpus();
 	st->map_env.obj_ops = &bpf_map_obj_ops_sys;
 	st->map_env.obj_ctx = st;
+	st->map_env.rcu_pending = &st->rcu_pending;
 	*stp = st;
 	return 0;
 

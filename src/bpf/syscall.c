@@ -45,7 +45,6 @@
 
 int bpf_check_uarg_tail_zero(const void *uaddr, size_t expected_size, size_t actual_size)
 {
-	const unsigned char *addr = uaddr;
 	unsigned char tail[64];
 	size_t off, n, i;
 
@@ -53,7 +52,8 @@ int bpf_check_uarg_tail_zero(const void *uaddr, size_t expected_size, size_t act
 		return -E2BIG;
 	for (off = expected_size; off < actual_size; off += n) {
 		n = actual_size - off < sizeof(tail) ? actual_size - off : sizeof(tail);
-		if (copy_from_user(tail, addr + off, n))
+		/* integer arithmetic: uaddr may be NULL, which pointer arithmetic may not be */
+		if (copy_from_user(tail, (const void *)((uintptr_t)uaddr + off), n))
 			return -EFAULT;
 		for (i = 0; i < n; i++)
 			if (tail[i])

@@ -171,11 +171,11 @@ int copy_to_user(void *udst, const void *src, size_t len)
  */
 long strncpy_from_user(char *dst, const void *usrc, size_t count)
 {
-	const char *s = usrc;
 	size_t i;
 
 	for (i = 0; i < count; i++) {
-		if (copy_from_user(&dst[i], s + i, 1))
+		/* integer arithmetic: usrc may be NULL or wild, which pointer arithmetic may not */
+		if (copy_from_user(&dst[i], (const void *)((uintptr_t)usrc + i), 1))
 			return -EFAULT;
 		if (!dst[i])
 			return (long)i;
