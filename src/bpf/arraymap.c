@@ -589,19 +589,7 @@ const struct bpf_map_ops prog_array_map_ops = {
 static int array_of_map_alloc(union bpf_attr *attr, const struct bpf_map_env *env,
 			      struct bpf_map **mapp)
 {
-	struct bpf_map *meta;
-	int err;
-
-	err = bpf_map_meta_alloc(env, (int)attr->inner_map_fd, &meta);
-	if (err)
-		return err;
-	err = fd_array_map_alloc(attr, env, mapp);
-	if (err) {
-		free(meta);
-		return err;
-	}
-	(*mapp)->inner_map_meta = meta;
-	return 0;
+	return bpf_map_of_maps_alloc(attr, env, mapp, fd_array_map_alloc);
 }
 
 /* Programs get the inner map itself, to pass to the next lookup. */

@@ -1506,19 +1506,7 @@ static int fd_htab_map_alloc_check(union bpf_attr *attr)
 static int htab_of_map_alloc(union bpf_attr *attr, const struct bpf_map_env *env,
 			     struct bpf_map **mapp)
 {
-	struct bpf_map *meta;
-	int err;
-
-	err = bpf_map_meta_alloc(env, (int)attr->inner_map_fd, &meta);
-	if (err)
-		return err;
-	err = htab_map_alloc(attr, env, mapp);
-	if (err) {
-		free(meta);
-		return err;
-	}
-	(*mapp)->inner_map_meta = meta;
-	return 0;
+	return bpf_map_of_maps_alloc(attr, env, mapp, htab_map_alloc);
 }
 
 static void fd_htab_map_free(struct bpf_map *map)

@@ -733,6 +733,26 @@ void bpf_fd_elem_put(const struct bpf_map_env *env, struct bpf_fd_elem *elem, bo
 	}
 }
 
+int bpf_map_of_maps_alloc(union bpf_attr *attr, const struct bpf_map_env *env,
+			  struct bpf_map **mapp,
+			  int (*alloc)(union bpf_attr *attr, const struct bpf_map_env *env,
+				       struct bpf_map **mapp))
+{
+	struct bpf_map *meta;
+	int err;
+
+	err = bpf_map_meta_alloc(env, (int)attr->inner_map_fd, &meta);
+	if (err)
+		return err;
+	err = alloc(attr, env, mapp);
+	if (err) {
+		free(meta);
+		return err;
+	}
+	(*mapp)->inner_map_meta = meta;
+	return 0;
+}
+
 int bpf_map_meta_alloc(const struct bpf_map_env *env, int inner_map_ufd, struct bpf_map **metap)
 {
 	struct bpf_map *inner_map, *meta;

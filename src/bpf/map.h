@@ -469,6 +469,14 @@ void bpf_fd_elem_put(const struct bpf_map_env *env, struct bpf_fd_elem *elem, bo
  * inner_map_fd at creation (-EBADF, -EINVAL for a map-in-map, -ENOTSUPP for a type that
  * cannot be inner), and the fd-to-element ops the *_OF_MAPS tables share.
  */
+/*
+ * ARRAY_OF_MAPS / HASH_OF_MAPS creation: the inner map template from attr->inner_map_fd, then
+ * the outer map by @alloc, which gets the template (map_in_map.c's part of both types).
+ */
+int bpf_map_of_maps_alloc(union bpf_attr *attr, const struct bpf_map_env *env,
+			  struct bpf_map **mapp,
+			  int (*alloc)(union bpf_attr *attr, const struct bpf_map_env *env,
+				       struct bpf_map **mapp));
 int bpf_map_meta_alloc(const struct bpf_map_env *env, int inner_map_ufd, struct bpf_map **meta);
 bool bpf_map_meta_equal(const struct bpf_map *meta0, const struct bpf_map *meta1);
 int bpf_map_fd_get_ptr(struct bpf_map *map, int ufd, void **ptr);
