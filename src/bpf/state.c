@@ -57,11 +57,11 @@ static void bpf_state_free(struct nsbpf_runtime *rt, void *state)
 	/*
 	 * Deferred releases still reach st (map_free_id, prog ids); one may queue another (a
 	 * prog array's element drops a program, whose free is deferred too), and a barrier
-	 * only waits for what was queued before it: repeat until none is left.
+	 * only waits for what was queued before it: repeat until none is left. (A barrier waits
+	 * for liburcu's next batch, milliseconds: none when nothing is pending.)
 	 */
-	do
+	while (atomic_load(&st->rcu_pending))
 		urcu_memb_barrier();
-	while (atomic_load(&st->rcu_pending));
 	idr_destroy(&st->prog_idr);
 	idr_destroy(&st->map_idr);
 	idr_destroy(&st->link_idr);
