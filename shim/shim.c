@@ -18,9 +18,9 @@
  *
  * fork(): the child gets a copy of the runtime and of the fds, as the kernel's fork shares
  * files. A fork handler makes sure no other thread is inside the runtime (a read-write lock
- * every entry takes for reading) and that its workers are idle, so that no lock is copied
- * held. The workers themselves do not exist in the child: teardown the runtime defers to them
- * (a namespace or cgroup whose last reference goes) stays pending there.
+ * every entry takes for reading) and ends its workers once idle, so that no lock is copied
+ * held; parent and child each start new ones, and the child's run the teardown the runtime
+ * defers there (a namespace or cgroup whose last reference goes).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -79,23 +79,32 @@ static void shim_fork_prepare(void)
 
 	shim_depth++;
 	pthread_rwlock_wrlock(&shim_fork_lock);
-	/* Workers idle in their wait hold no lock; a busy one might. */
+	/* Ends the workers once idle: no lock is copied held, no liburcu reader left over. */
 	if (rt)
-		nsbpf_runtime_flush(rt);
+		nsbpf_runtime_before_fork(rt);
 	urcu_memb_call_rcu_before_fork();
 }
 
 static void shim_fork_parent(void)
 {
+	struct nsbpf_runtime *rt = atomic_load(&shim_rt);
+
 	urcu_memb_call_rcu_after_fork_parent();
+	if (rt)
+		nsbpf_runtime_after_fork_parent(rt);
 	pthread_rwlock_unlock(&shim_fork_lock);
 	shim_depth--;
 }
 
 static void shim_fork_child(void)
 {
-	/* Gives call_rcu() a thread again; the runtime's own workers stay gone. */
+	struct nsbpf_runtime *rt = atomic_load(&shim_rt);
+
+	/* Gives call_rcu() a thread again. */
 	urcu_memb_call_rcu_after_fork_child();
+	/* And the runtime its workers. Should that fail, nothing released here is torn down. */
+	if (rt)
+		nsbpf_runtime_after_fork_child(rt);
 	/* Unlocking would not do: the lock knows its writer by a thread id the child lacks. */
 	pthread_rwlock_init(&shim_fork_lock, NULL);
 	shim_depth--;

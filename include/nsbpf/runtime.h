@@ -78,6 +78,19 @@ void nsbpf_runtime_free(struct nsbpf_runtime *rt);
  * called from one of the runtime's own workers (a pernet or cgroup callback).
  */
 int nsbpf_runtime_flush(struct nsbpf_runtime *rt);
+/*
+ * fork() without exec: the runtime's workers are threads, which fork does not copy. Call
+ * nsbpf_runtime_before_fork() just before fork() (it ends the workers once they are idle;
+ * work queued later waits for the new ones), with no other call into @rt in progress or made
+ * until the after-fork call; then nsbpf_runtime_after_fork_parent() in the parent and
+ * nsbpf_runtime_after_fork_child() in the child (right after fork, while it has no other
+ * thread). Each starts new workers: the child's copy of the runtime tears down what it
+ * releases. before_fork: -EDEADLK from a worker (nothing stopped). after_fork: -EAGAIN (no
+ * thread): deferred teardown then never runs, and nsbpf_runtime_flush() would not return.
+ */
+int nsbpf_runtime_before_fork(struct nsbpf_runtime *rt);
+int nsbpf_runtime_after_fork_parent(struct nsbpf_runtime *rt);
+int nsbpf_runtime_after_fork_child(struct nsbpf_runtime *rt);
 
 /* Tasks. */
 

@@ -110,3 +110,37 @@ int nsbpf_runtime_flush(struct nsbpf_runtime *rt)
 	} while (after != before);
 	return 0;
 }
+
+/* Either worker may queue work for the other after it stopped: that waits for the restart. */
+int nsbpf_runtime_before_fork(struct nsbpf_runtime *rt)
+{
+	int err;
+
+	err = workqueue_stop_worker(rt->netns.netns_wq);
+	if (err)
+		return err;
+	err = workqueue_stop_worker(rt->cgroup.cgroup_destroy_wq);
+	if (err)
+		workqueue_start_worker(rt->netns.netns_wq);
+	return err;
+}
+
+static int runtime_start_workers(struct nsbpf_runtime *rt)
+{
+	int err;
+
+	err = workqueue_start_worker(rt->netns.netns_wq);
+	if (err)
+		return err;
+	return workqueue_start_worker(rt->cgroup.cgroup_destroy_wq);
+}
+
+int nsbpf_runtime_after_fork_parent(struct nsbpf_runtime *rt)
+{
+	return runtime_start_workers(rt);
+}
+
+int nsbpf_runtime_after_fork_child(struct nsbpf_runtime *rt)
+{
+	return runtime_start_workers(rt);
+}

@@ -3,7 +3,8 @@
  * workqueue.c - ordered workqueues (see workqueue.h): a mutex-protected list of pending work
  * items and one thread that takes them off in order. Draining waits on a condition variable
  * the worker signals after every item, so callers (nsbpf_runtime_flush(), tests) can wait for
- * deferred teardown deterministically.
+ * deferred teardown deterministically. Across a fork the thread is ended and started again
+ * (workqueue_stop_worker()/workqueue_start_worker()); the queue itself is kept.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -147,6 +148,27 @@ unsigned long workqueue_nr_done(struct workqueue_struct *wq)
 	n = wq->nr_done;
 	pthread_mutex_unlock(&wq->lock);
 	return n;
+}
+
+int workqueue_stop_worker(struct workqueue_struct *wq)
+{
+	if (pthread_equal(pthread_self(), wq->thread))
+		return -EDEADLK;
+	pthread_mutex_lock(&wq->lock);
+	wq->stopping = true;
+	pthread_cond_signal(&wq->more_work);
+	pthread_mutex_unlock(&wq->lock);
+	/* It leaves once nothing may run; frozen work stays queued. */
+	pthread_join(wq->thread, NULL);
+	pthread_mutex_lock(&wq->lock);
+	wq->stopping = false;
+	pthread_mutex_unlock(&wq->lock);
+	return 0;
+}
+
+int workqueue_start_worker(struct workqueue_struct *wq)
+{
+	return -pthread_create(&wq->thread, NULL, worker_thread, wq);
 }
 
 void destroy_workqueue(struct workqueue_struct *wq)

@@ -58,4 +58,15 @@ void workqueue_thaw(struct workqueue_struct *wq);
 /* Work items this queue has run so far; lets a caller tell whether a drain did anything. */
 unsigned long workqueue_nr_done(struct workqueue_struct *wq);
 
+/*
+ * fork() copies only the calling thread, and a worker copied registered with liburcu would
+ * stay in its reader registry with no thread behind it. Around a fork, with no other thread
+ * using the queue: workqueue_stop_worker() runs what may run (not what a freeze holds) and
+ * ends the worker; workqueue_start_worker(), in the parent and in the child, starts a new
+ * one, which runs the work still queued. 0 or -errno: -EDEADLK from the worker, -EAGAIN
+ * (no thread: the queue then never runs).
+ */
+int workqueue_stop_worker(struct workqueue_struct *wq);
+int workqueue_start_worker(struct workqueue_struct *wq);
+
 #endif /* NSBPF_CORE_WORKQUEUE_H */

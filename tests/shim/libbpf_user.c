@@ -388,6 +388,7 @@ static void check_fork(void)
 {
 	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "m", 4, 8, 1, NULL), status, nfd;
 	__u64 val = 7, out = 0;
+	struct stat st, st2;
 	__u32 key = 0;
 	pid_t pid;
 
@@ -401,8 +402,21 @@ static void check_fork(void)
 		CHECK(!bpf_map_update_elem(fd, &key, &val, BPF_ANY));
 		CHECK(!close(fd));
 		CHECK(load_prog() >= 0);
-		/* A namespace dropped in the child: its teardown must not hang. */
-		CHECK(!unshare(CLONE_NEWNET) && !unshare(CLONE_NEWNET));
+		/*
+		 * A namespace dropped in the child is torn down there: a second fork flushes
+		 * the teardown (and must not hang), after which the next namespace gets the
+		 * dropped one's inode number, the lowest free one.
+		 */
+		CHECK(!unshare(CLONE_NEWNET) && !stat("/proc/self/ns/net", &st));
+		CHECK(!unshare(CLONE_NEWNET));
+		pid = fork();
+		CHECK(pid >= 0);
+		if (!pid)
+			_exit(0);
+		CHECK(waitpid(pid, &status, 0) == pid);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		CHECK(!unshare(CLONE_NEWNET) && !stat("/proc/self/ns/net", &st2));
+		CHECK(st2.st_ino == st.st_ino);
 		nfd = open("/proc/self/ns/net", O_RDONLY);
 		CHECK(nfd >= 0 && !close(nfd));
 		_exit(0);

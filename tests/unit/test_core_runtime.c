@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * test_core_runtime.c - the runtime as a whole: its options struct (size-first, as libbpf's),
- * two runtimes in one process sharing nothing, used one after the other and at once, and one
- * runtime churned from several threads while a reader walks it under RCU.
+ * two runtimes in one process sharing nothing, used one after the other and at once, one
+ * runtime churned from several threads while a reader walks it under RCU, and a runtime
+ * tearing namespaces down in a forked child.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -302,6 +305,75 @@ static void test_one_runtime_many_threads(void **state)
 	nsbpf_runtime_free(rt);
 }
 
+static uint32_t task_net_inum(struct nsbpf_task *task)
+{
+	struct nsbpf_net *net;
+	uint32_t inum;
+
+	if (nsbpf_task_get_net(task, &net))
+		return 0;
+	inum = nsbpf_net_inum(net);
+	nsbpf_net_put(net);
+	return inum;
+}
+
+/* The child of fork() (no cmocka there): exits 0 if its namespaces get torn down. */
+static void fork_child(struct nsbpf_runtime *rt, struct nsbpf_task *task, uint32_t inum_a)
+{
+	/* A flush that hangs (no worker) ends the child with SIGALRM. */
+	alarm(20);
+	if (nsbpf_runtime_after_fork_child(rt))
+		_exit(1);
+	/* Releases B; A, released before the fork, is still queued. */
+	if (nsbpf_task_unshare(task, NSBPF_CLONE_NEWNET))
+		_exit(2);
+	workqueue_thaw(rt->netns.netns_wq);
+	if (nsbpf_runtime_flush(rt))
+		_exit(3);
+	/* Both went: the next namespace gets A's inode number, the lowest free one. */
+	if (nsbpf_task_unshare(task, NSBPF_CLONE_NEWNET) || task_net_inum(task) != inum_a)
+		_exit(4);
+	if (nsbpf_runtime_flush(rt))
+		_exit(5);
+	_exit(0);
+}
+
+static void test_fork_child_teardown(void **state)
+{
+	struct nsbpf_runtime *rt;
+	struct nsbpf_task *task;
+	uint32_t inum_a;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(nsbpf_runtime_new(NULL, &rt), 0);
+	assert_int_equal(nsbpf_task_new(rt, NULL, &task), 0);
+	assert_int_equal(nsbpf_task_unshare(task, NSBPF_CLONE_NEWNET), 0);
+	inum_a = task_net_inum(task);
+	assert_int_not_equal(inum_a, 0);
+	/* A's teardown is left queued for the child. */
+	workqueue_freeze(rt->netns.netns_wq);
+	assert_int_equal(nsbpf_task_unshare(task, NSBPF_CLONE_NEWNET), 0);
+
+	assert_int_equal(nsbpf_runtime_before_fork(rt), 0);
+	pid = fork();
+	if (!pid)
+		fork_child(rt, task, inum_a);
+	assert_int_equal(nsbpf_runtime_after_fork_parent(rt), 0);
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	workqueue_thaw(rt->netns.netns_wq);
+	assert_int_equal(nsbpf_runtime_flush(rt), 0);
+	nsbpf_task_exit(task);
+	assert_int_equal(nsbpf_runtime_flush(rt), 0);
+	assert_int_equal(rt->netns.nr_net_namespaces, 0);
+	nsbpf_runtime_free(rt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_two_runtimes_independent),
 		cmocka_unit_test(test_concurrent_runtimes),
 		cmocka_unit_test(test_one_runtime_many_threads),
+		cmocka_unit_test(test_fork_child_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
