@@ -64,6 +64,7 @@ static void libc_init(void)
 	libc_fns.telldir = libc_sym("telldir");
 	libc_fns.seekdir = libc_sym("seekdir");
 	libc_fns.dirfd = libc_sym("dirfd");
+	libc_fns.fork = libc_sym("fork");
 }
 
 const struct shim_libc *shim_libc(void)

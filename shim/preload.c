@@ -60,6 +60,11 @@ SHIM_EXPORT long WRAP(syscall)(long nr, ...)
 	return shim_syscall(nr, args);
 }
 
+SHIM_EXPORT pid_t WRAP(fork)(void)
+{
+	return shim_fork();
+}
+
 SHIM_EXPORT int WRAP(unshare)(int flags)
 {
 	return shim_unshare(flags);

@@ -16,11 +16,14 @@
  * per-thread depth counter sends every call made from inside the runtime (or during its
  * creation) straight to libc. bpf() is never forwarded, not even then.
  *
- * fork(): the child gets a copy of the runtime and of the fds, as the kernel's fork shares
- * files. A fork handler makes sure no other thread is inside the runtime (a read-write lock
- * every entry takes for reading) and ends its workers once idle, so that no lock is copied
- * held; parent and child each start new ones, and the child's run the teardown the runtime
- * defers there (a namespace or cgroup whose last reference goes).
+ * fork(): the kernel shares one object between the processes that hold its fds, so a process
+ * that forks hands its runtime over to a host process first (host.c) and from then on, like
+ * its children, is a client of it (client.c): every call that concerns the runtime is sent
+ * there, and answered by the same ops (ops.c). Until then calls stay in-process, at the speed
+ * of a function call. Forks the wrapper does not see (clone(), fork() from inside libc) copy
+ * the runtime: fork handlers make sure no other thread is inside it (a read-write lock every
+ * entry takes for reading) and end its workers once idle, so that no lock is copied held;
+ * parent and child each start new ones.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,19 +53,22 @@ static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
 static struct nsbpf_runtime *_Atomic shim_rt;
 static struct nsbpf_task *shim_task; /* the process; never exits */
 static int shim_init_err;	     /* why shim_rt is NULL after shim_init() */
+/* This process is a host (host.c): every wrapper passes its call to libc. */
+static bool shim_is_host;
 /*
  * Taken for reading by every call into the runtime, for writing by the fork handler: no
  * thread is inside the runtime while the process forks.
  */
 static pthread_rwlock_t shim_fork_lock = PTHREAD_RWLOCK_INITIALIZER;
-/* What the kernel's nsfs and cgroup2 inodes look like on this host (ino aside). */
-static struct stat nsfs_stat, cgroup_stat;
+/* What statfs() of the host's cgroup2 mount gives. */
 static struct statfs cgroup_statfs;
 
 /* Calls of this thread in progress inside the shim or the runtime: they go to libc. */
 static __thread int shim_depth __attribute__((tls_model("initial-exec")));
 /* Whether this thread has been made to act as shim_task. */
 static __thread bool shim_thread_ready __attribute__((tls_model("initial-exec")));
+/* This thread holds shim_fork_lock for writing (handing the runtime to a host). */
+static __thread bool shim_fork_locked __attribute__((tls_model("initial-exec")));
 
 static long shim_ret(long ret)
 {
@@ -75,10 +81,12 @@ static long shim_ret(long ret)
 
 static void shim_fork_prepare(void)
 {
-	struct nsbpf_runtime *rt = atomic_load(&shim_rt);
+	/* A client's runtime is the host's; the copy it was made from is left alone. */
+	struct nsbpf_runtime *rt = shim_client_active() ? NULL : atomic_load(&shim_rt);
 
 	shim_depth++;
-	pthread_rwlock_wrlock(&shim_fork_lock);
+	if (!shim_fork_locked)
+		pthread_rwlock_wrlock(&shim_fork_lock);
 	/* Ends the workers once idle: no lock is copied held, no liburcu reader left over. */
 	if (rt)
 		nsbpf_runtime_before_fork(rt);
@@ -87,18 +95,19 @@ static void shim_fork_prepare(void)
 
 static void shim_fork_parent(void)
 {
-	struct nsbpf_runtime *rt = atomic_load(&shim_rt);
+	struct nsbpf_runtime *rt = shim_client_active() ? NULL : atomic_load(&shim_rt);
 
 	urcu_memb_call_rcu_after_fork_parent();
 	if (rt)
 		nsbpf_runtime_after_fork_parent(rt);
-	pthread_rwlock_unlock(&shim_fork_lock);
+	if (!shim_fork_locked)
+		pthread_rwlock_unlock(&shim_fork_lock);
 	shim_depth--;
 }
 
 static void shim_fork_child(void)
 {
-	struct nsbpf_runtime *rt = atomic_load(&shim_rt);
+	struct nsbpf_runtime *rt = shim_client_active() ? NULL : atomic_load(&shim_rt);
 
 	/* Gives call_rcu() a thread again. */
 	urcu_memb_call_rcu_after_fork_child();
@@ -117,14 +126,9 @@ static void shim_init(void)
 	int err;
 
 	shim_depth++;
-	/* Borrow every field but the inode number from the host's own objects. */
-	if (libc->fstatat(AT_FDCWD, "/proc/self/ns/net", &nsfs_stat, 0))
-		nsfs_stat.st_mode = S_IFREG | 0444;
-	if (shim_cgroup_mount()) {
-		libc->fstatat(AT_FDCWD, shim_cgroup_mount(), &cgroup_stat, 0);
+	shim_ops_init();
+	if (shim_cgroup_mount())
 		libc->statfs(shim_cgroup_mount(), &cgroup_statfs);
-	}
-	cgroup_stat.st_mode = S_IFDIR | 0755;
 	cgroup_statfs.f_type = CGROUP2_SUPER_MAGIC;
 
 	err = nsbpf_runtime_new(NULL, &rt);
@@ -162,7 +166,7 @@ static struct nsbpf_runtime *shim_enter_locked(struct nsbpf_runtime *rt)
 /* The runtime, created if need be; NULL with errno set when it cannot be had. */
 static struct nsbpf_runtime *shim_enter(void)
 {
-	if (shim_depth) {
+	if (shim_depth || shim_is_host) {
 		errno = ENOSYS;
 		return NULL;
 	}
@@ -179,7 +183,7 @@ static struct nsbpf_runtime *shim_enter_existing(void)
 {
 	struct nsbpf_runtime *rt = atomic_load(&shim_rt);
 
-	return rt && !shim_depth ? shim_enter_locked(rt) : NULL;
+	return rt && !shim_depth && !shim_is_host ? shim_enter_locked(rt) : NULL;
 }
 
 static void shim_leave(void)
@@ -188,94 +192,75 @@ static void shim_leave(void)
 	shim_depth--;
 }
 
-static long shim_bpf(int cmd, void *attr, unsigned int size)
+/*
+ * Routes @c: to the host when this process is its client, else to the runtime here, created
+ * first if @create. SHIM_KERNEL when there is no runtime to ask (and none is to be made).
+ */
+static long shim_call(struct shim_call *c, bool create)
 {
-	struct nsbpf_runtime *rt = shim_enter();
+	struct nsbpf_runtime *rt;
 	long ret;
 
+	if (shim_client_active())
+		return shim_client_call(c);
+	rt = create ? shim_enter() : shim_enter_existing();
 	if (!rt)
-		return -1;
-	ret = nsbpf_sys_bpf(rt, cmd, attr, size);
+		return create ? -errno : SHIM_KERNEL;
+	/* Handed to a host while this thread waited for the fork lock. */
+	if (shim_client_active()) {
+		shim_leave();
+		return shim_client_call(c);
+	}
+	ret = shim_op_local(rt, shim_task, c);
 	shim_leave();
-	return shim_ret(ret);
+	return ret;
+}
+
+static long shim_bpf(int cmd, void *attr, unsigned int size)
+{
+	struct shim_call c = { .op = SHIM_OP_BPF, .a = { cmd, (long)attr, size } };
+
+	if (shim_depth || shim_is_host) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return shim_ret(shim_call(&c, true));
 }
 
 int shim_unshare(int flags)
 {
+	struct shim_call c = { .op = SHIM_OP_UNSHARE_NET };
 	int rest = flags & ~CLONE_NEWNET;
-	struct nsbpf_runtime *rt;
-	int err;
 
-	if (!(flags & CLONE_NEWNET))
+	if (!(flags & CLONE_NEWNET) || shim_depth || shim_is_host)
 		return shim_libc()->unshare(flags);
 	/* The other namespaces are the kernel's: they come first, and may fail alone. */
 	if (rest && shim_libc()->unshare(rest))
 		return -1;
-	rt = shim_enter();
-	if (!rt)
-		return -1;
-	err = nsbpf_task_unshare(shim_task, NSBPF_CLONE_NEWNET);
-	shim_leave();
-	return (int)shim_ret(err);
+	return (int)shim_ret(shim_call(&c, true));
 }
 
 int shim_setns(int fd, int nstype)
 {
-	struct nsbpf_runtime *rt = shim_enter_existing();
-	struct nsbpf_net *net;
-	int err;
+	struct shim_call c = { .op = SHIM_OP_SETNS, .a = { fd, nstype } };
+	long ret = SHIM_KERNEL;
 
-	if (!rt)
+	if (!shim_depth && !shim_is_host &&
+	    (!shim_client_active() || shim_client_fd_ours(fd)))
+		ret = shim_call(&c, false);
+	if (ret == SHIM_KERNEL)
 		return shim_libc()->setns(fd, nstype);
-	err = nsbpf_fd_get_net(rt, fd, &net);
-	if (err == -EBADF) {
-		shim_leave();
-		return shim_libc()->setns(fd, nstype);
-	}
-	if (!err) {
-		err = nsbpf_task_setns(shim_task, net, nstype);
-		nsbpf_net_put(net);
-	}
-	shim_leave();
-	return (int)shim_ret(err);
+	return (int)shim_ret(ret);
 }
 
-/* open("/proc/self/ns/net"): an fd on the task's namespace. */
-static int open_ns_net(int flags)
+/* open("/proc/self/ns/net") and open() of a cgroup2 directory. */
+static int open_ours(enum shim_op op, const char *rel, int flags)
 {
-	struct nsbpf_runtime *rt = shim_enter();
-	struct nsbpf_net *net;
-	int fd;
+	struct shim_call c = { .op = op, .a = { flags }, .str = rel };
+	long fd = shim_call(&c, true);
 
-	if (!rt)
-		return -1;
-	fd = nsbpf_task_get_net(shim_task, &net);
-	if (!fd) {
-		fd = nsbpf_fd_install_net(rt, net, flags & O_CLOEXEC);
-		nsbpf_net_put(net);
-	}
-	shim_leave();
-	return (int)shim_ret(fd);
-}
-
-/* open() of a cgroup2 directory: an fd holding the cgroup. */
-static int open_cgroup(const char *rel, int flags)
-{
-	struct nsbpf_runtime *rt = shim_enter();
-	struct nsbpf_cgroup *cgrp;
-	int fd;
-
-	if (!rt)
-		return -1;
-	fd = nsbpf_cgroup_open(rt, rel, &cgrp);
-	if (!fd && (flags & O_ACCMODE) != O_RDONLY) {
-		nsbpf_cgroup_put(cgrp);
-		fd = -EISDIR;
-	} else if (!fd) {
-		fd = nsbpf_fd_install_cgroup(rt, cgrp, flags & O_CLOEXEC);
-		nsbpf_cgroup_put(cgrp);
-	}
-	shim_leave();
+	if (fd >= 0 && shim_client_active())
+		shim_client_fd_set((int)fd, true);
 	return (int)shim_ret(fd);
 }
 
@@ -300,29 +285,27 @@ static int fdinfo_to_memfd(const char *text, size_t len, int flags)
 	return fd;
 }
 
+/* Whether @fd may be one of the runtime's, as far as this process can tell cheaply. */
+static bool fd_maybe_ours(int fd)
+{
+	return shim_client_active() ? shim_client_fd_ours(fd) : atomic_load(&shim_rt) != NULL;
+}
+
 /* open("/proc/self/fdinfo/N"): 0 if N is not ours (the kernel answers). */
 static int open_fdinfo(int ofd, int flags)
 {
-	struct nsbpf_runtime *rt = shim_enter_existing();
-	char small[512], *text = small;
+	char text[SHIM_OUT_MAX];
+	struct shim_call c = { .op = SHIM_OP_FDINFO, .a = { ofd }, .out = text };
 	long len;
-	int fd = 0;
+	int fd;
 
-	if (!rt)
+	if (!fd_maybe_ours(ofd))
 		return 0;
-	len = nsbpf_fd_show_fdinfo(rt, ofd, text, sizeof(small));
-	if (len >= (long)sizeof(small)) {
-		text = malloc((size_t)len + 1);
-		len = text ? nsbpf_fd_show_fdinfo(rt, ofd, text, (size_t)len + 1) : -ENOMEM;
-	}
-	if (len >= 0)
-		fd = fdinfo_to_memfd(text, (size_t)len, flags);
-	else if (len != -EBADF)
-		fd = (int)len;
-	if (text != small)
-		free(text);
-	shim_leave();
-	return fd ? (int)shim_ret(fd) : 0;
+	len = shim_call(&c, false);
+	if (len == SHIM_KERNEL)
+		return 0;
+	fd = len < 0 ? (int)len : fdinfo_to_memfd(text, c.out_len, flags);
+	return (int)shim_ret(fd);
 }
 
 /*
@@ -348,19 +331,19 @@ int shim_openat(int dirfd, const char *path, int flags, mode_t mode)
 	char rel[PATH_MAX], abs[PATH_MAX];
 	int fd;
 
-	if (!shim_depth) {
+	if (!shim_depth && !shim_is_host) {
 		if ((path = at_path(dirfd, path, 0, abs)) == abs)
 			dirfd = AT_FDCWD;
 		switch (shim_path_classify(path, &fd, rel)) {
 		case SHIM_PATH_NS_NET:
-			return open_ns_net(flags);
+			return open_ours(SHIM_OP_OPEN_NET, NULL, flags);
 		case SHIM_PATH_FDINFO:
 			fd = open_fdinfo(fd, flags);
 			if (fd)
 				return fd;
 			break;
 		case SHIM_PATH_CGROUP:
-			return open_cgroup(rel, flags);
+			return open_ours(SHIM_OP_OPEN_CGROUP, rel, flags);
 		default:
 			break;
 		}
@@ -384,7 +367,7 @@ FILE *shim_fopen(const char *path, const char *mode)
 	int fd, flags, err;
 
 	/* glibc's fopen() opens without going through open(): redirect what we answer. */
-	if (shim_depth || shim_path_classify(path, &fd, rel) == SHIM_PATH_OTHER ||
+	if (shim_depth || shim_is_host || shim_path_classify(path, &fd, rel) == SHIM_PATH_OTHER ||
 	    !fopen_read_flags(mode, &flags))
 		return shim_libc()->fopen(path, mode);
 	fd = shim_openat(AT_FDCWD, path, flags, 0);
@@ -401,9 +384,19 @@ FILE *shim_fopen(const char *path, const char *mode)
 
 int shim_close(int fd)
 {
-	struct nsbpf_runtime *rt = shim_enter_existing();
+	struct nsbpf_runtime *rt;
 	int err;
 
+	if (shim_client_active() && !shim_depth) {
+		if (!shim_client_fd_ours(fd))
+			return shim_libc()->close(fd);
+		err = shim_libc()->close(fd);
+		shim_client_fd_set(fd, false);
+		/* The host releases the object now if this was its last fd anywhere. */
+		shim_client_sync();
+		return err;
+	}
+	rt = shim_enter_existing();
 	if (!rt)
 		return shim_libc()->close(fd);
 	if (nsbpf_fd_owned(rt, fd)) {
@@ -417,40 +410,39 @@ int shim_close(int fd)
 
 void *shim_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	struct nsbpf_runtime *rt;
-	void *out = MAP_FAILED;
-	int err;
+	struct shim_call c = { .op = SHIM_OP_MMAP,
+			       .a = { fd, (long)len, prot, flags, off, (long)addr } };
+	long ret;
 
-	if ((flags & MAP_ANONYMOUS) || fd < 0)
+	if ((flags & MAP_ANONYMOUS) || fd < 0 || shim_depth || shim_is_host ||
+	    (shim_client_active() && !shim_client_fd_ours(fd)))
 		return shim_libc()->mmap(addr, len, prot, flags, fd, off);
-	rt = shim_enter_existing();
-	if (!rt)
-		return shim_libc()->mmap(addr, len, prot, flags, fd, off);
-	if (!nsbpf_fd_owned(rt, fd)) {
-		shim_leave();
-		return shim_libc()->mmap(addr, len, prot, flags, fd, off);
+	if (!shim_client_active()) {
+		struct nsbpf_runtime *rt = shim_enter_existing();
+		bool owned = rt && nsbpf_fd_owned(rt, fd);
+
+		if (rt)
+			shim_leave();
+		if (!owned)
+			return shim_libc()->mmap(addr, len, prot, flags, fd, off);
 	}
-	err = nsbpf_fd_mmap(rt, addr, len, prot, flags, fd, off, &out);
-	shim_leave();
-	if (err) {
-		errno = -err;
+	ret = shim_call(&c, false);
+	if (ret < 0 && ret > -4096) {
+		errno = (int)-ret;
 		return MAP_FAILED;
 	}
-	return out;
+	return (void *)ret;
 }
 
 int shim_munmap(void *addr, size_t len)
 {
-	struct nsbpf_runtime *rt;
+	struct shim_call c = { .op = SHIM_OP_MUNMAP, .a = { (long)addr, (long)len } };
 
 	if (shim_libc()->munmap(addr, len))
 		return -1;
 	/* the pages are gone; now the runtime forgets the mappings the range ended */
-	rt = shim_enter_existing();
-	if (rt) {
-		nsbpf_munmap(rt, addr, len);
-		shim_leave();
-	}
+	if (!shim_depth && !shim_is_host && !shim_client_active())
+		shim_call(&c, false);
 	return 0;
 }
 
@@ -468,14 +460,27 @@ int shim_close_range(unsigned int first, unsigned int last, int flags)
 {
 	struct nsbpf_runtime *rt;
 	unsigned int fd;
+	bool closed = false;
 
 	if (shim_libc()->close_range(first, last, flags))
 		return -1;
+	if (last > max_fd())
+		last = max_fd();
+	if (shim_client_active() && !shim_depth) {
+		/* The kernel keeps FD_CLOEXEC of the host's files: only closes matter. */
+		for (fd = first; !(flags & CLOSE_RANGE_CLOEXEC) && fd <= last && fd <= INT_MAX; fd++) {
+			if (shim_client_fd_ours((int)fd)) {
+				shim_client_fd_set((int)fd, false);
+				closed = true;
+			}
+		}
+		if (closed)
+			shim_client_sync();
+		return 0;
+	}
 	rt = shim_enter_existing();
 	if (!rt)
 		return 0;
-	if (last > max_fd())
-		last = max_fd();
 	for (fd = first; fd <= last && fd <= INT_MAX; fd++) {
 		if (flags & CLOSE_RANGE_CLOEXEC) {
 			if (nsbpf_fd_owned(rt, (int)fd))
@@ -496,6 +501,15 @@ static int dup_done(int oldfd, int newfd, bool cloexec)
 
 	if (newfd < 0 || oldfd == newfd)
 		return newfd;
+	if (shim_client_active() && !shim_depth) {
+		bool was_ours = shim_client_fd_ours(newfd);
+
+		shim_client_fd_set(newfd, shim_client_fd_ours(oldfd));
+		/* dup2() over one of the host's files closed it */
+		if (was_ours)
+			shim_client_sync();
+		return newfd;
+	}
 	rt = shim_enter_existing();
 	if (!rt)
 		return newfd;
@@ -533,7 +547,7 @@ int shim_fcntl(int fd, int cmd, void *arg)
 
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 		return dup_done(fd, ret, cmd == F_DUPFD_CLOEXEC);
-	if (cmd != F_SETFD || ret < 0)
+	if (cmd != F_SETFD || ret < 0 || shim_client_active())
 		return ret;
 	rt = shim_enter_existing();
 	if (rt) {
@@ -544,83 +558,40 @@ int shim_fcntl(int fd, int cmd, void *arg)
 	return ret;
 }
 
-/*
- * stat of a namespace or cgroup: the host's inode of that kind with the runtime's number.
- * Returns 1 if @fd is one of those, 0 if the kernel answers.
- */
+/* stat of a namespace or cgroup fd. Returns 1 if @fd is one of those, 0 if the kernel answers. */
 static int fd_stat(int fd, struct stat *st)
 {
-	struct nsbpf_runtime *rt = shim_enter_existing();
-	struct nsbpf_cgroup *cgrp;
-	struct nsbpf_net *net;
-	int handled = 0;
+	struct shim_call c = { .op = SHIM_OP_FD_STAT, .a = { fd }, .out = (char *)st };
 
-	if (!rt)
+	if (shim_depth || shim_is_host || !fd_maybe_ours(fd))
 		return 0;
-	if (!nsbpf_fd_get_net(rt, fd, &net)) {
-		*st = nsfs_stat;
-		st->st_ino = nsbpf_net_inum(net);
-		nsbpf_net_put(net);
-		handled = 1;
-	} else if (!nsbpf_fd_get_cgroup(rt, fd, &cgrp)) {
-		*st = cgroup_stat;
-		st->st_ino = nsbpf_cgroup_id(cgrp);
-		nsbpf_cgroup_put(cgrp);
-		handled = 1;
-	}
-	shim_leave();
-	return handled;
+	return shim_call(&c, false) == 0;
 }
 
 /* stat of a name the shim answers for: 0, -errno, or 1 if the kernel answers. */
 static int path_stat(const char *path, int flags, struct stat *st)
 {
-	struct nsbpf_runtime *rt;
-	struct nsbpf_cgroup *cgrp;
-	struct nsbpf_net *net;
 	char rel[PATH_MAX];
-	int fd, err;
+	struct shim_call c = { .op = SHIM_OP_PATH_STAT, .str = rel, .out = (char *)st };
+	int fd;
+	long err;
 
-	switch (shim_path_classify(path, &fd, rel)) {
+	c.a[0] = shim_path_classify(path, &fd, rel);
+	c.a[1] = flags;
+	switch (c.a[0]) {
 	case SHIM_PATH_NS_NET:
 		/* Without following it, it is the kernel's /proc symlink. */
 		if (flags & AT_SYMLINK_NOFOLLOW)
 			return 1;
-		rt = shim_enter();
-		if (!rt)
-			return -errno;
-		err = nsbpf_task_get_net(shim_task, &net);
-		if (!err) {
-			*st = nsfs_stat;
-			st->st_ino = nsbpf_net_inum(net);
-			nsbpf_net_put(net);
-		}
 		break;
 	case SHIM_PATH_CGROUP:
-		rt = shim_enter();
-		if (!rt)
-			return -errno;
-		err = nsbpf_cgroup_open(rt, rel, &cgrp);
-		if (!err) {
-			*st = cgroup_stat;
-			st->st_ino = nsbpf_cgroup_id(cgrp);
-			nsbpf_cgroup_put(cgrp);
-		}
-		break;
 	case SHIM_PATH_BPFFS:
-		rt = shim_enter();
-		if (!rt)
-			return -errno;
-		err = nsbpf_bpffs_stat(rt, rel, st);
-		/* Not below the runtime's mount point after all: the host's. */
-		if (err == -EXDEV)
-			err = 1;
 		break;
 	default:
 		return 1;
 	}
-	shim_leave();
-	return err;
+	err = shim_call(&c, true);
+	return err == SHIM_KERNEL ? 1 : (int)err;
 }
 
 int shim_fstatat(int dirfd, const char *path, struct stat *st, int flags)
@@ -628,7 +599,7 @@ int shim_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 	char abs[PATH_MAX];
 	int err;
 
-	if (shim_depth)
+	if (shim_depth || shim_is_host)
 		return shim_libc()->fstatat(dirfd, path, st, flags);
 	path = at_path(dirfd, path, flags, abs);
 	if (path == abs)
@@ -666,7 +637,7 @@ int shim_statx(int dirfd, const char *path, int flags, unsigned int mask, struct
 	struct stat st;
 	int err = 1;
 
-	if (shim_depth)
+	if (shim_depth || shim_is_host)
 		return shim_libc()->statx(dirfd, path, flags, mask, stx);
 	path = at_path(dirfd, path, flags, abs);
 	if (path == abs)
@@ -699,7 +670,7 @@ int shim_statfs(const char *path, struct statfs *buf)
 	struct stat st;
 	int fd, err;
 
-	if (shim_depth)
+	if (shim_depth || shim_is_host)
 		return shim_libc()->statfs(path, buf);
 	switch (shim_path_classify(path, &fd, rel)) {
 	case SHIM_PATH_BPFFS:
@@ -719,7 +690,7 @@ int shim_fstatfs(int fd, struct statfs *buf)
 {
 	struct stat st;
 
-	if (shim_depth || !fd_stat(fd, &st))
+	if (shim_depth || shim_is_host || !fd_stat(fd, &st))
 		return shim_libc()->fstatfs(fd, buf);
 	if (S_ISDIR(st.st_mode)) {
 		*buf = cgroup_statfs;
@@ -735,39 +706,18 @@ int shim_fstatfs(int fd, struct statfs *buf)
 /* mkdir/rmdir/unlink of a cgroup or bpffs name: 0, -errno, or 1 if the kernel answers. */
 static int path_change(const char *path, int op, mode_t mode)
 {
-	struct nsbpf_runtime *rt;
 	char rel[PATH_MAX];
-	int fd, err;
+	struct shim_call c = { .op = SHIM_OP_PATH_CHANGE, .str = rel };
+	int fd;
+	long err;
 
-	switch (shim_path_classify(path, &fd, rel)) {
-	case SHIM_PATH_CGROUP:
-		rt = shim_enter();
-		if (!rt)
-			return -errno;
-		if (op == 'm')
-			err = nsbpf_cgroup_mkdir(rt, rel);
-		else if (op == 'r')
-			err = nsbpf_cgroup_rmdir(rt, rel);
-		else /* cgroup2 files cannot be removed */
-			err = -EPERM;
-		break;
-	case SHIM_PATH_BPFFS:
-		rt = shim_enter();
-		if (!rt)
-			return -errno;
-		if (op == 'm')
-			err = nsbpf_bpffs_mkdir(rt, rel, mode);
-		else
-			err = nsbpf_bpffs_unlink(rt, rel, op == 'r');
-		/* Not below the runtime's mount point after all: the host's. */
-		if (err == -EXDEV)
-			err = 1;
-		break;
-	default:
+	c.a[0] = shim_path_classify(path, &fd, rel);
+	c.a[1] = op;
+	c.a[2] = (long)mode;
+	if (c.a[0] != SHIM_PATH_CGROUP && c.a[0] != SHIM_PATH_BPFFS)
 		return 1;
-	}
-	shim_leave();
-	return err;
+	err = shim_call(&c, true);
+	return err == SHIM_KERNEL ? 1 : (int)err;
 }
 
 int shim_mkdirat(int dirfd, const char *path, mode_t mode)
@@ -777,7 +727,7 @@ int shim_mkdirat(int dirfd, const char *path, mode_t mode)
 
 	if (!shim_depth && (path = at_path(dirfd, path, 0, abs)) == abs)
 		dirfd = AT_FDCWD;
-	err = shim_depth ? 1 : path_change(path, 'm', mode);
+	err = shim_depth || shim_is_host ? 1 : path_change(path, 'm', mode);
 
 	if (err <= 0)
 		return (int)shim_ret(err);
@@ -791,7 +741,7 @@ int shim_unlinkat(int dirfd, const char *path, int flags)
 
 	if (!shim_depth && (path = at_path(dirfd, path, 0, abs)) == abs)
 		dirfd = AT_FDCWD;
-	err = shim_depth ? 1 : path_change(path, flags & AT_REMOVEDIR ? 'r' : 'u', 0);
+	err = shim_depth || shim_is_host ? 1 : path_change(path, flags & AT_REMOVEDIR ? 'r' : 'u', 0);
 
 	if (err <= 0)
 		return (int)shim_ret(err);
@@ -812,69 +762,82 @@ static ssize_t readlink_copy(const char *text, long len, char *buf, size_t size)
 /* readlink of /proc/self/fd/N or /proc/self/ns/net: 1 if the kernel answers. */
 static ssize_t path_readlink(const char *path, char *buf, size_t size)
 {
-	struct nsbpf_runtime *rt;
-	struct nsbpf_net *net;
-	char rel[PATH_MAX], text[256];
-	long len = -EBADF;
+	char rel[PATH_MAX], text[SHIM_OUT_MAX];
+	struct shim_call c = { .op = SHIM_OP_READLINK, .out = text };
 	int fd;
+	long len;
 
-	switch (shim_path_classify(path, &fd, rel)) {
-	case SHIM_PATH_NS_NET:
-		rt = shim_enter();
-		if (!rt)
-			return -1;
-		len = nsbpf_task_get_net(shim_task, &net);
-		break;
-	case SHIM_PATH_FD:
-		rt = shim_enter_existing();
-		if (!rt)
-			return 1;
-		if (!nsbpf_fd_get_net(rt, fd, &net))
-			len = 0;
-		else if (nsbpf_fd_owned(rt, fd))
-			len = nsbpf_fd_readlink(rt, fd, text, sizeof(text));
-		break;
-	default:
+	c.a[0] = shim_path_classify(path, &fd, rel);
+	c.a[1] = fd;
+	if (c.a[0] == SHIM_PATH_FD && !fd_maybe_ours(fd))
 		return 1;
-	}
-	shim_leave();
-	if (len == -EBADF)
+	if (c.a[0] != SHIM_PATH_NS_NET && c.a[0] != SHIM_PATH_FD)
 		return 1;
-	/* A namespace is shown as the kernel's nsfs names it. */
-	if (!len) {
-		len = snprintf(text, sizeof(text), "net:[%u]", nsbpf_net_inum(net));
-		nsbpf_net_put(net);
-	}
-	return readlink_copy(text, len < (long)sizeof(text) ? len : (long)sizeof(text) - 1, buf,
-			     size);
+	len = shim_call(&c, c.a[0] == SHIM_PATH_NS_NET);
+	if (len == SHIM_KERNEL)
+		return 1;
+	return readlink_copy(text, len < 0 ? len : (long)c.out_len, buf, size);
 }
 
 long shim_bpffs_readdir(const char *path, struct nsbpf_bpffs_dirent **ents)
 {
-	struct nsbpf_runtime *rt;
 	char rel[PATH_MAX];
+	struct shim_call c = { .op = SHIM_OP_READDIR, .str = rel };
 	long n;
 	int fd;
 
-	if (shim_depth || shim_path_classify(path, &fd, rel) != SHIM_PATH_BPFFS)
+	if (shim_depth || shim_is_host || shim_path_classify(path, &fd, rel) != SHIM_PATH_BPFFS)
 		return 0;
-	rt = shim_enter();
-	if (!rt)
-		return -errno;
-	n = nsbpf_bpffs_readdir(rt, rel, ents);
-	shim_leave();
-	return n == -EXDEV ? 0 : n;
+	n = shim_call(&c, true);
+	if (n == SHIM_KERNEL)
+		return 0;
+	*ents = c.out_alloc;
+	return n;
 }
 
 ssize_t shim_readlinkat(int dirfd, const char *path, char *buf, size_t size)
 {
 	ssize_t ret = 1;
 
-	if (!shim_depth && size)
+	if (!shim_depth && !shim_is_host && size)
 		ret = path_readlink(path, buf, size);
 	if (ret != 1)
 		return ret;
 	return shim_libc()->readlinkat(dirfd, path, buf, size);
+}
+
+void shim_set_host(void)
+{
+	shim_is_host = true;
+	shim_fork_locked = false;
+}
+
+/*
+ * fork(): a process with a runtime hands it to a host first, then forks as a client (the
+ * child becomes one too). Should the host not start, the child gets a copy, as before.
+ */
+pid_t shim_fork(void)
+{
+	struct nsbpf_runtime *rt = atomic_load(&shim_rt);
+	int err;
+
+	if (shim_depth || shim_is_host || (!rt && !shim_client_active()))
+		return shim_libc()->fork();
+	if (!shim_client_active()) {
+		shim_depth++;
+		pthread_rwlock_wrlock(&shim_fork_lock);
+		shim_fork_locked = true;
+		err = shim_client_active() ? 0 : shim_host_start(rt, shim_task);
+		/* The copy left here is not used again: its workers may go. */
+		if (!err)
+			nsbpf_runtime_before_fork(rt);
+		shim_fork_locked = false;
+		pthread_rwlock_unlock(&shim_fork_lock);
+		shim_depth--;
+		if (err)
+			return shim_libc()->fork();
+	}
+	return shim_client_fork();
 }
 
 long shim_syscall(long nr, const long a[6])

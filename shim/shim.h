@@ -53,6 +53,7 @@ struct shim_libc {
 	int (*dirfd)(DIR *d);
 	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 	int (*munmap)(void *addr, size_t len);
+	pid_t (*fork)(void);
 };
 
 /* libc.c: the real functions, looked up once with dlsym(RTLD_NEXT); aborts if one is missing. */
@@ -78,6 +79,74 @@ enum shim_path_kind shim_path_classify(const char *path, int *fd, char *rel);
 const char *shim_cgroup_mount(void);
 
 /* shim.c */
+/*
+ * What the shim asks of the runtime, one call each (ops.c). In-process they are answered by
+ * the runtime in this process; once the process has handed its runtime to a host process
+ * (fork, or sending one of its fds to another process: host.c), by the host, which runs the
+ * same ops for it (client.c sends them).
+ */
+enum shim_op {
+	SHIM_OP_BPF,	     /* a: cmd, attr, size */
+	SHIM_OP_UNSHARE_NET, /* the task to a new network namespace */
+	SHIM_OP_SETNS,	     /* a: fd, nstype */
+	SHIM_OP_OPEN_NET,    /* a: open flags; the task's namespace */
+	SHIM_OP_OPEN_CGROUP, /* a: open flags; str: path below the mount point */
+	SHIM_OP_FDINFO,	     /* a: fd; out: the text */
+	SHIM_OP_FD_STAT,     /* a: fd; out: struct stat */
+	SHIM_OP_PATH_STAT,   /* a: path kind, AT_ flags; str; out: struct stat */
+	SHIM_OP_PATH_CHANGE, /* a: path kind, 'm'kdir / 'r'mdir / 'u'nlink, mode; str */
+	SHIM_OP_READLINK,    /* a: path kind, fd; out: the text */
+	SHIM_OP_READDIR,     /* str: bpffs directory; out: struct nsbpf_bpffs_dirent[] */
+	SHIM_OP_MMAP,	     /* a: fd, len, prot, flags, off, addr */
+	SHIM_OP_MUNMAP,	     /* a: addr, len */
+	/* Between a client and its host only. */
+	SHIM_OP_FORK,	     /* fd: the socket of a child about to be forked */
+	SHIM_OP_SYNC,	     /* the client closed fds: release what they held last */
+	SHIM_OP_MAX,
+};
+
+/* The result of an op that the kernel answers instead (a path or fd that is not ours). */
+#define SHIM_KERNEL (-4097L)
+
+#define SHIM_OUT_MAX 8192 /* fixed-size results: stat, fdinfo, readlink text */
+
+struct shim_call {
+	enum shim_op op;
+	long a[6];
+	const char *str; /* NUL-terminated, or NULL */
+	/* Results: out (SHIM_OUT_MAX bytes) or, for READDIR, a malloc()ed array in out_alloc. */
+	char *out;
+	size_t out_len;
+	void *out_alloc;
+};
+
+struct nsbpf_task;
+
+/* Answers @c with @rt as @task (ops.c): the op's value, -errno, or SHIM_KERNEL. */
+long shim_op_local(struct nsbpf_runtime *rt, struct nsbpf_task *task, struct shim_call *c);
+/* Reads what the host's own objects look like (stat templates); once, before any op. */
+void shim_ops_init(void);
+
+/* The client's side (client.c): whether this process is one, and its calls. */
+bool shim_client_active(void);
+long shim_client_call(struct shim_call *c);
+/* Makes this process a client over @sock (its own fds listed in @fds), or a forked child's. */
+void shim_client_start(int sock, const int *fds, size_t nr_fds);
+int shim_client_fork(void);
+/* The client's record of which fds are the host's files (dups and closes keep it true). */
+bool shim_client_fd_ours(int fd);
+void shim_client_fd_set(int fd, bool ours);
+/* After closes of host files: lets the host release what they held last. */
+void shim_client_sync(void);
+
+/*
+ * The host (host.c): hands this process's runtime to a new host process and makes the process
+ * its client. The caller has stopped every other thread from entering the runtime.
+ */
+int shim_host_start(struct nsbpf_runtime *rt, struct nsbpf_task *task);
+/* In the host: every wrapper passes its call to libc from now on. */
+void shim_set_host(void);
+
 long shim_syscall(long nr, const long args[6]);
 int shim_unshare(int flags);
 int shim_setns(int fd, int nstype);
@@ -113,6 +182,7 @@ void shim_rewinddir(DIR *d);
 long shim_telldir(DIR *d);
 void shim_seekdir(DIR *d, long loc);
 int shim_dirfd(DIR *d);
+pid_t shim_fork(void);
 /* Whether @fd is dirfd() of one of the shim's DIRs; @buf (PATH_MAX) gets its directory. */
 bool shim_dir_fd_path(int fd, char *buf);
 

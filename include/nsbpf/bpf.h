@@ -112,6 +112,67 @@ struct nsbpf_bpffs_dirent {
 long nsbpf_bpffs_readdir(struct nsbpf_runtime *rt, const char *path,
 			 struct nsbpf_bpffs_dirent **ents);
 
+/*
+ * Serving another process. A runtime can act for a caller that is not the process it lives
+ * in (the shim's host process serves its clients this way): user pointers then name the
+ * caller's memory and fd numbers the caller's fd table, and new fds are the caller's.
+ * nsbpf_set_caller() makes the calling thread act for @caller until it is set back to NULL
+ * (the process itself). The caller's fds are sockets (see nsbpf_fd_share_all()); the
+ * runtime knows them by the inode of the socket, whichever number each process gives it.
+ */
+struct nsbpf_caller_ops {
+	/* Copies between the caller's memory and ours: 0 or -EFAULT. */
+	int (*read)(void *ctx, void *dst, uint64_t src, size_t len);
+	int (*write)(void *ctx, uint64_t dst, const void *src, size_t len);
+	/* strncpy_from_user() in the caller: length without the NUL, @count, or -EFAULT. */
+	long (*read_str)(void *ctx, char *dst, uint64_t src, size_t count);
+	/*
+	 * A copy in this process of the caller's @fd, which the runtime closes; -EBADF when the
+	 * caller has no such fd open. *cloexec gets the caller's FD_CLOEXEC of it.
+	 */
+	int (*get_fd)(void *ctx, int fd, bool *cloexec);
+	/* Hands the caller a copy of our @fd: the caller's new fd number, or -errno. */
+	int (*put_fd)(void *ctx, int fd, bool cloexec);
+	/* The caller's working directory (relative bpffs paths): 0 or -errno. */
+	int (*getcwd)(void *ctx, char *buf, size_t size);
+};
+
+struct nsbpf_caller {
+	const struct nsbpf_caller_ops *ops;
+	void *ctx;
+};
+
+/* The calling thread acts for @caller (NULL: for this process) in every runtime. */
+void nsbpf_set_caller(const struct nsbpf_caller *caller);
+/*
+ * This process's memory, copied with the dispatcher's fault handling (what a caller's side
+ * answers the runtime's reads and writes with): 0 or -EFAULT; the string copy returns as
+ * nsbpf_caller_ops.read_str.
+ */
+int nsbpf_copy_from_user(void *dst, const void *src, size_t len);
+int nsbpf_copy_to_user(void *dst, const void *src, size_t len);
+long nsbpf_strncpy_from_user(char *dst, const void *src, size_t count);
+
+/*
+ * Files shared between processes. nsbpf_fd_share_all() turns every fd of the runtime into one
+ * end of a socketpair (an fd and its dups share one socket), so that a process's copies of it
+ * (fork, SCM_RIGHTS) are the same open file; the runtime keeps the other end (the peer) and
+ * learns from it when the last copy in any process is closed. Files installed for a caller
+ * (nsbpf_set_caller()) are made that way from the start. *peers gets a malloc()ed array of
+ * the peer fds made (*nr of them), for a process that hands the runtime to a copy of itself
+ * and must close its own copies of them. 0 or -errno.
+ */
+int nsbpf_fd_share_all(struct nsbpf_runtime *rt, int **peers, size_t *nr);
+/*
+ * An fd that polls readable when a shared file may have lost its last copy; then
+ * nsbpf_fd_shared_reap() releases every such file, synchronously. Returns the number of
+ * shared files still alive. -ENOENT (wait fd) before the first shared file.
+ */
+int nsbpf_fd_shared_wait_fd(struct nsbpf_runtime *rt);
+long nsbpf_fd_shared_reap(struct nsbpf_runtime *rt);
+/* Whether @fd (of this process) is one the runtime keeps for itself: its anchor, a peer, the wait fd. */
+bool nsbpf_fd_internal(struct nsbpf_runtime *rt, int fd);
+
 #ifdef __cplusplus
 }
 #endif

@@ -125,6 +125,8 @@ int bpf_check_uarg_tail_zero(const void *uaddr, size_t expected_size, size_t act
 void bpf_uaccess_install(void);
 /* The map layer's struct bpf_uaccess doing the above. */
 extern const struct bpf_uaccess bpf_uaccess_user;
+/* The process the calling thread acts for (nsbpf_set_caller()); NULL: this one. */
+extern __thread const struct nsbpf_caller *bpf_caller __attribute__((tls_model("initial-exec")));
 /* u64 attr fields that hold user pointers */
 static inline void *u64_to_user_ptr(uint64_t v)
 {
@@ -138,10 +140,14 @@ void bpf_file_put(struct bpf_file *file); /* the last put drops the object's ref
 int bpf_fd_install(struct bpf_state *st, struct bpf_file *file, bool cloexec);
 /* The file behind @fd with a reference, or NULL (not one of ours: the caller says -EBADF). */
 struct bpf_file *bpf_fd_get(struct bpf_state *st, int fd);
-/* Installs @file at @fd, an fd the caller reserved as a dup of bpf_fd_anchor(). Returns @fd. */
+/* Installs @file at @fd, an fd from bpf_fd_reserve(). Returns the fd (or -errno). */
 int bpf_fd_install_at(struct bpf_state *st, int fd, struct bpf_file *file, bool cloexec);
-/* The file every fd of the runtime is a dup of (reserve an fd with F_DUPFD_CLOEXEC on it). */
-int bpf_fd_anchor(struct bpf_state *st);
+/*
+ * Reserves an fd for a file installed later with bpf_fd_install_at() (the kernel's
+ * get_unused_fd_flags(O_CLOEXEC)); bpf_fd_unreserve() gives it back unused. An fd or -errno.
+ */
+int bpf_fd_reserve(struct bpf_state *st);
+void bpf_fd_unreserve(struct bpf_state *st, int fd);
 /*
  * The errno for an fd bpf_fd_get() did not find: -EINVAL when the process has it open (a
  * file that is not a bpf object: the kernel's "wrong kind"), -EBADF when it is not open.

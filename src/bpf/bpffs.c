@@ -175,8 +175,14 @@ static int bpffs_path_parse(const char *path, struct bpffs_path *p)
 	if (!len)
 		return -ENOENT;
 	if (path[0] != '/') {
-		if (!getcwd(cwd, sizeof(cwd)))
+		if (bpf_caller) {
+			int err = bpf_caller->ops->getcwd(bpf_caller->ctx, cwd, sizeof(cwd));
+
+			if (err)
+				return err;
+		} else if (!getcwd(cwd, sizeof(cwd))) {
 			return -errno;
+		}
 		cwd_len = strlen(cwd);
 	}
 	p->buf = malloc(cwd_len + len + 2);

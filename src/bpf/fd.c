@@ -14,6 +14,13 @@
  * A file is shared by an fd and its dups and holds one reference on its object; commands
  * hold the file while they use its object. The last reference releases the object
  * synchronously (bpf_file_ops.put), as the kernel's last fput of a bpf file does.
+ *
+ * Files can also outlive this process's fd table: a shared file (nsbpf_fd_share_all(), and
+ * every file installed for a caller in another process) is one end of a socketpair that any
+ * number of processes hold copies of, found again by the inode of that socket; the runtime
+ * keeps the other end (the peer) in an epoll set, and the peer's hang-up, which the kernel
+ * signals when the last copy anywhere is closed, is the file's last close. A socketpair costs
+ * ~25 times a dup, which is why a process's own fds stay dups until they must be shared.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,13 +29,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "bpf.h"
 #include "link.h"
+
+/*
+ * A shared file: the socket processes hold (known by its inode) and our end of it. Holds a
+ * reference on the file; found by inode through the table's hash.
+ */
+struct bpf_shared {
+	struct bpf_shared *next; /* hash chain */
+	unsigned long ino;	 /* inode of the end the processes hold */
+	int peer;		 /* our end: hangs up when theirs is closed everywhere */
+	int tmp_end;		 /* their end during nsbpf_fd_share_all(), else -1 */
+	struct bpf_file *file;
+};
+
+#define BPF_SHARED_BUCKETS 1024u
 
 /* One slot per fd number: the file, and the fd's own FD_CLOEXEC. */
 struct bpf_fd_slot {
@@ -48,7 +72,14 @@ struct bpf_fdtable {
 	int anchor_mnt_id;	   /* what fdinfo `mnt_id:` shows for anon inodes */
 	unsigned long anchor_ino;  /* and `ino:` */
 	int nsfs_mnt_id;	   /* `mnt_id:` of /proc/self/ns/net files */
+	/* Shared files, under lock too: hashed by inode; peers in an epoll set. */
+	struct bpf_shared **shared;
+	size_t nr_shared;
+	int shared_epoll; /* -1 until the first shared file */
 };
+
+/* What bpf_fd_reserve() gives for a caller elsewhere: its fd number comes at install. */
+#define BPF_FD_RESERVED_REMOTE INT_MAX
 
 /* A growing text buffer: printf appends, keeps counting past the end (snprintf's rule). */
 struct seq_buf {
@@ -310,6 +341,7 @@ int bpf_fdtable_new(struct bpf_fdtable **fdtp)
 
 	if (!fdt)
 		return -ENOMEM;
+	fdt->shared_epoll = -1;
 	fdt->anchor = eventfd(0, EFD_CLOEXEC);
 	if (fdt->anchor < 0) {
 		err = -errno;
@@ -354,6 +386,21 @@ void bpf_fdtable_free(struct bpf_fdtable *fdt)
 		bpf_file_put(file);
 	}
 	free(fdt->slots);
+	if (fdt->shared) {
+		for (fd = 0; fd < BPF_SHARED_BUCKETS; fd++) {
+			struct bpf_shared *sh, *next;
+
+			for (sh = fdt->shared[fd]; sh; sh = next) {
+				next = sh->next;
+				close(sh->peer);
+				bpf_file_put(sh->file);
+				free(sh);
+			}
+		}
+		free(fdt->shared);
+	}
+	if (fdt->shared_epoll >= 0)
+		close(fdt->shared_epoll);
 	close(fdt->anchor);
 	pthread_rwlock_destroy(&fdt->lock);
 	free(fdt);
@@ -408,11 +455,221 @@ static struct bpf_file *fdtable_clear(struct bpf_fdtable *fdt, int fd)
 	return file;
 }
 
+/* ---- Shared files ------------------------------------------------------------------- */
+
+static unsigned int shared_bucket(unsigned long ino)
+{
+	return (unsigned int)(ino * 0x9E3779B97F4A7C15ull >> 54) & (BPF_SHARED_BUCKETS - 1);
+}
+
+/*
+ * Makes @file shared: a socketpair whose end the processes hold comes back in *end (the
+ * caller closes it once it has handed it on); the new entry holds a new reference on @file.
+ * Must be called with fdt->lock held for writing.
+ */
+static int shared_new(struct bpf_fdtable *fdt, struct bpf_file *file, int *end,
+		      struct bpf_shared **shp)
+{
+	struct epoll_event ev = { .events = EPOLLRDHUP };
+	struct bpf_shared *sh;
+	struct stat stbuf;
+	int sv[2], err;
+
+	if (!fdt->shared) {
+		fdt->shared = calloc(BPF_SHARED_BUCKETS, sizeof(*fdt->shared));
+		if (!fdt->shared)
+			return -ENOMEM;
+	}
+	if (fdt->shared_epoll < 0) {
+		fdt->shared_epoll = epoll_create1(EPOLL_CLOEXEC);
+		if (fdt->shared_epoll < 0)
+			return -errno;
+	}
+	sh = calloc(1, sizeof(*sh));
+	if (!sh)
+		return -ENOMEM;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		err = -errno;
+		goto err_free;
+	}
+	if (fstat(sv[0], &stbuf)) {
+		err = -errno;
+		goto err_close;
+	}
+	sh->ino = stbuf.st_ino;
+	sh->peer = sv[1];
+	sh->tmp_end = -1;
+	sh->file = file;
+	ev.data.ptr = sh;
+	/* Hang-ups are always reported: the peer is watched for nothing else. */
+	if (epoll_ctl(fdt->shared_epoll, EPOLL_CTL_ADD, sh->peer, &ev)) {
+		err = -errno;
+		goto err_close;
+	}
+	bpf_file_get(file);
+	sh->next = fdt->shared[shared_bucket(sh->ino)];
+	fdt->shared[shared_bucket(sh->ino)] = sh;
+	fdt->nr_shared++;
+	*end = sv[0];
+	if (shp)
+		*shp = sh;
+	return 0;
+
+err_close:
+	close(sv[0]);
+	close(sv[1]);
+err_free:
+	free(sh);
+	return err;
+}
+
+/* Takes @sh out of the table; the caller puts its file. Lock held for writing. */
+static void shared_unlink(struct bpf_fdtable *fdt, struct bpf_shared *sh)
+{
+	struct bpf_shared **pp = &fdt->shared[shared_bucket(sh->ino)];
+
+	while (*pp != sh)
+		pp = &(*pp)->next;
+	*pp = sh->next;
+	fdt->nr_shared--;
+	epoll_ctl(fdt->shared_epoll, EPOLL_CTL_DEL, sh->peer, NULL);
+	close(sh->peer);
+}
+
+/* The shared file @fd (an fd of this process) is an end of, with a reference; or NULL. */
+static struct bpf_file *shared_lookup(struct bpf_fdtable *fdt, int fd)
+{
+	struct bpf_file *file = NULL;
+	struct bpf_shared *sh;
+	struct stat stbuf;
+
+	if (fstat(fd, &stbuf) || !S_ISSOCK(stbuf.st_mode))
+		return NULL;
+	pthread_rwlock_rdlock(&fdt->lock);
+	if (fdt->shared) {
+		for (sh = fdt->shared[shared_bucket(stbuf.st_ino)]; sh; sh = sh->next) {
+			if (sh->ino == stbuf.st_ino) {
+				file = sh->file;
+				bpf_file_get(file);
+				break;
+			}
+		}
+	}
+	pthread_rwlock_unlock(&fdt->lock);
+	return file;
+}
+
+/* Installs @file (the caller's reference) for a caller in another process. */
+static int shared_install(struct bpf_fdtable *fdt, struct bpf_file *file, bool cloexec)
+{
+	const struct nsbpf_caller *caller = bpf_caller;
+	int end, fd;
+
+	pthread_rwlock_wrlock(&fdt->lock);
+	fd = shared_new(fdt, file, &end, NULL);
+	pthread_rwlock_unlock(&fdt->lock);
+	bpf_file_put(file); /* the entry holds its own */
+	if (fd)
+		return fd;
+	fd = caller->ops->put_fd(caller->ctx, end, cloexec);
+	close(end);
+	/* Never handed over (or lost on the way): the peer hangs up, the next reap frees it. */
+	return fd;
+}
+
+/* The file behind the caller's @fd with a reference, and the fd's cloexec; NULL if none. */
+static struct bpf_file *remote_get(struct bpf_fdtable *fdt, int fd, bool *cloexec)
+{
+	const struct nsbpf_caller *caller = bpf_caller;
+	struct bpf_file *file;
+	int local;
+
+	if (fd < 0)
+		return NULL;
+	local = caller->ops->get_fd(caller->ctx, fd, cloexec);
+	if (local < 0)
+		return NULL;
+	file = shared_lookup(fdt, local);
+	close(local);
+	return file;
+}
+
+int nsbpf_fd_share_all(struct nsbpf_runtime *rt, int **peersp, size_t *nrp)
+{
+	struct bpf_state *st = bpf_state_peek(rt);
+	struct bpf_fdtable *fdt = st ? st->fdt : NULL;
+	struct bpf_shared **made = NULL;
+	size_t nr = 0, i;
+	unsigned int fd;
+	int *peers, err = 0;
+
+	*peersp = NULL;
+	*nrp = 0;
+	if (!fdt)
+		return 0;
+	pthread_rwlock_wrlock(&fdt->lock);
+	made = calloc(fdt->nr_slots + 1, sizeof(*made));
+	if (!made) {
+		err = -ENOMEM;
+		goto out_unlock;
+	}
+	/* One socket per file, put at every fd number of that file (dups share it). */
+	for (fd = 0; fd < fdt->nr_slots; fd++) {
+		struct bpf_file *file = fdt->slots[fd].file;
+		struct bpf_shared *sh = NULL;
+		int end;
+
+		if (!file)
+			continue;
+		for (i = 0; i < nr && made[i]->file != file; i++)
+			;
+		if (i < nr) {
+			sh = made[i];
+		} else {
+			err = shared_new(fdt, file, &end, &sh);
+			if (err)
+				break;
+			sh->tmp_end = end;
+			made[nr++] = sh;
+		}
+		if (dup3(sh->tmp_end, (int)fd, fdt->slots[fd].cloexec ? O_CLOEXEC : 0) < 0) {
+			err = -errno;
+			break;
+		}
+	}
+	peers = err ? NULL : malloc((nr ? nr : 1) * sizeof(*peers));
+	if (!err && !peers)
+		err = -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		close(made[i]->tmp_end);
+		made[i]->tmp_end = -1;
+		if (peers)
+			peers[i] = made[i]->peer;
+	}
+	if (err)
+		goto out_unlock;
+	/* The sockets hold the files now: the slots let go (their fds are the sockets). */
+	for (fd = 0; fd < fdt->nr_slots; fd++) {
+		struct bpf_file *file = fdtable_clear(fdt, (int)fd);
+
+		if (file && atomic_fetch_sub(&file->refcnt, 1) == 1)
+			abort(); /* the shared entry holds one */
+	}
+	*peersp = peers;
+	*nrp = nr;
+out_unlock:
+	pthread_rwlock_unlock(&fdt->lock);
+	free(made);
+	return err;
+}
+
 int bpf_fd_install(struct bpf_state *st, struct bpf_file *file, bool cloexec)
 {
 	struct bpf_fdtable *fdt = st->fdt;
 	int fd;
 
+	if (bpf_caller)
+		return shared_install(fdt, file, cloexec);
 	fd = fcntl(fdt->anchor, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
 	if (fd < 0) {
 		fd = -errno;
@@ -422,9 +679,22 @@ int bpf_fd_install(struct bpf_state *st, struct bpf_file *file, bool cloexec)
 	return bpf_fd_install_at(st, fd, file, cloexec);
 }
 
-int bpf_fd_anchor(struct bpf_state *st)
+int bpf_fd_reserve(struct bpf_state *st)
 {
-	return st->fdt->anchor;
+	int fd;
+
+	/* A caller elsewhere gets its number when the file is handed over. */
+	if (bpf_caller)
+		return BPF_FD_RESERVED_REMOTE;
+	fd = fcntl(st->fdt->anchor, F_DUPFD_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
+}
+
+void bpf_fd_unreserve(struct bpf_state *st, int fd)
+{
+	(void)st;
+	if (fd != BPF_FD_RESERVED_REMOTE)
+		close(fd);
 }
 
 int bpf_fd_install_at(struct bpf_state *st, int fd, struct bpf_file *file, bool cloexec)
@@ -433,6 +703,8 @@ int bpf_fd_install_at(struct bpf_state *st, int fd, struct bpf_file *file, bool 
 	struct bpf_file *old = NULL;
 	int err;
 
+	if (fd == BPF_FD_RESERVED_REMOTE)
+		return shared_install(fdt, file, cloexec);
 	pthread_rwlock_wrlock(&fdt->lock);
 	err = fdtable_set(fdt, fd, file, cloexec, &old);
 	pthread_rwlock_unlock(&fdt->lock);
@@ -445,27 +717,107 @@ int bpf_fd_install_at(struct bpf_state *st, int fd, struct bpf_file *file, bool 
 	return fd;
 }
 
-struct bpf_file *bpf_fd_get(struct bpf_state *st, int fd)
+/* The file at @fd of the process the thread acts for, with a reference, and the fd's cloexec. */
+static struct bpf_file *fdtable_get(struct bpf_fdtable *fdt, int fd, bool *cloexec)
 {
-	struct bpf_fdtable *fdt = st->fdt;
 	struct bpf_file *file = NULL;
 
 	if (fd < 0)
 		return NULL;
+	if (bpf_caller)
+		return remote_get(fdt, fd, cloexec);
 	pthread_rwlock_rdlock(&fdt->lock);
-	if ((unsigned int)fd < fdt->nr_slots) {
+	if ((unsigned int)fd < fdt->nr_slots && fdt->slots[fd].file) {
 		file = fdt->slots[fd].file;
-		if (file)
-			bpf_file_get(file);
+		*cloexec = fdt->slots[fd].cloexec;
+		bpf_file_get(file);
 	}
 	pthread_rwlock_unlock(&fdt->lock);
 	return file;
 }
 
+struct bpf_file *bpf_fd_get(struct bpf_state *st, int fd)
+{
+	bool cloexec;
+
+	return fdtable_get(st->fdt, fd, &cloexec);
+}
+
 int bpf_fd_not_ours(struct bpf_state *st, int fd)
 {
+	const struct nsbpf_caller *caller = bpf_caller;
+	bool cloexec;
+	int local;
+
 	(void)st;
-	return fd >= 0 && fcntl(fd, F_GETFD) >= 0 ? -EINVAL : -EBADF;
+	if (fd < 0)
+		return -EBADF;
+	if (!caller)
+		return fcntl(fd, F_GETFD) >= 0 ? -EINVAL : -EBADF;
+	local = caller->ops->get_fd(caller->ctx, fd, &cloexec);
+	if (local < 0)
+		return -EBADF;
+	close(local);
+	return -EINVAL;
+}
+
+int nsbpf_fd_shared_wait_fd(struct nsbpf_runtime *rt)
+{
+	struct bpf_state *st = bpf_state_peek(rt);
+
+	return st && st->fdt->shared_epoll >= 0 ? st->fdt->shared_epoll : -ENOENT;
+}
+
+long nsbpf_fd_shared_reap(struct nsbpf_runtime *rt)
+{
+	struct bpf_state *st = bpf_state_peek(rt);
+	struct bpf_fdtable *fdt = st ? st->fdt : NULL;
+	struct epoll_event evs[64];
+	long left;
+	int n, i;
+
+	if (!fdt || fdt->shared_epoll < 0)
+		return 0;
+	do {
+		n = epoll_wait(fdt->shared_epoll, evs, (int)ARRAY_SIZE(evs), 0);
+		for (i = 0; i < n; i++) {
+			struct bpf_shared *sh = evs[i].data.ptr;
+
+			if (!(evs[i].events & EPOLLHUP))
+				continue;
+			pthread_rwlock_wrlock(&fdt->lock);
+			shared_unlink(fdt, sh);
+			pthread_rwlock_unlock(&fdt->lock);
+			/* the last close anywhere: the object goes now, as at the kernel's last fput */
+			bpf_file_put(sh->file);
+			free(sh);
+		}
+	} while (n == (int)ARRAY_SIZE(evs));
+	pthread_rwlock_rdlock(&fdt->lock);
+	left = (long)fdt->nr_shared;
+	pthread_rwlock_unlock(&fdt->lock);
+	return left;
+}
+
+bool nsbpf_fd_internal(struct nsbpf_runtime *rt, int fd)
+{
+	struct bpf_state *st = bpf_state_peek(rt);
+	struct bpf_fdtable *fdt = st ? st->fdt : NULL;
+	bool internal = false;
+	unsigned int b;
+
+	if (!fdt)
+		return false;
+	pthread_rwlock_rdlock(&fdt->lock);
+	internal = fd == fdt->anchor || fd == fdt->shared_epoll;
+	for (b = 0; !internal && fdt->shared && b < BPF_SHARED_BUCKETS; b++) {
+		struct bpf_shared *sh;
+
+		for (sh = fdt->shared[b]; sh && !internal; sh = sh->next)
+			internal = sh->peer == fd;
+	}
+	pthread_rwlock_unlock(&fdt->lock);
+	return internal;
 }
 
 /* ---- The public fd calls -------------------------------------------------------------- */
@@ -568,23 +920,6 @@ int nsbpf_fd_set_cloexec(struct nsbpf_runtime *rt, int fd, bool cloexec)
 	}
 	pthread_rwlock_unlock(&fdt->lock);
 	return err;
-}
-
-/* The file at @fd with a reference, and the fd's cloexec; NULL if not ours. */
-static struct bpf_file *fdtable_get(struct bpf_fdtable *fdt, int fd, bool *cloexec)
-{
-	struct bpf_file *file = NULL;
-
-	if (fd < 0)
-		return NULL;
-	pthread_rwlock_rdlock(&fdt->lock);
-	if ((unsigned int)fd < fdt->nr_slots && fdt->slots[fd].file) {
-		file = fdt->slots[fd].file;
-		*cloexec = fdt->slots[fd].cloexec;
-		bpf_file_get(file);
-	}
-	pthread_rwlock_unlock(&fdt->lock);
-	return file;
 }
 
 /*

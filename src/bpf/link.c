@@ -58,9 +58,9 @@ int bpf_link_prime(struct bpf_link *link, struct bpf_link_primer *primer)
 	int fd, id, err;
 
 	/* The fd first, as get_unused_fd_flags(O_CLOEXEC): -EMFILE before anything else. */
-	fd = fcntl(bpf_fd_anchor(st), F_DUPFD_CLOEXEC, 0);
+	fd = bpf_fd_reserve(st);
 	if (fd < 0)
-		return -errno;
+		return fd;
 
 	pthread_mutex_lock(&st->idr_lock);
 	id = idr_alloc_cyclic(&st->link_idr, link, 1, INT_MAX);
@@ -85,7 +85,7 @@ int bpf_link_prime(struct bpf_link *link, struct bpf_link_primer *primer)
 err_free_id:
 	bpf_link_free_id(st, (uint32_t)id);
 err_close_fd:
-	close(fd);
+	bpf_fd_unreserve(st, fd);
 	return err;
 }
 
@@ -102,12 +102,13 @@ int bpf_link_settle(struct bpf_link_primer *primer)
 void bpf_link_cleanup(struct bpf_link_primer *primer)
 {
 	struct bpf_link *link = primer->link;
+	struct bpf_state *st = link->st;
 
 	/* The caller keeps its program reference: the link must not release or put it. */
 	atomic_store(&link->prog, NULL);
-	bpf_link_free_id(link->st, primer->id);
+	bpf_link_free_id(st, primer->id);
 	bpf_file_put(primer->file); /* the last reference: the link is freed (dealloc only) */
-	close(primer->fd);
+	bpf_fd_unreserve(st, primer->fd);
 }
 
 void bpf_link_inc(struct bpf_link *link)

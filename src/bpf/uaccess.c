@@ -42,6 +42,14 @@ struct uaccess_fixup {
 
 static __thread struct uaccess_fixup uaccess_fixup __attribute__((tls_model("initial-exec")));
 
+/* The process this thread acts for (nsbpf_set_caller()); NULL: this one. */
+__thread const struct nsbpf_caller *bpf_caller __attribute__((tls_model("initial-exec")));
+
+void nsbpf_set_caller(const struct nsbpf_caller *caller)
+{
+	bpf_caller = caller;
+}
+
 /* The handlers that were installed before ours: written once, under uaccess_once. */
 static struct sigaction uaccess_old_segv, uaccess_old_bus;
 static pthread_once_t uaccess_once = PTHREAD_ONCE_INIT;
@@ -149,19 +157,27 @@ __attribute__((noinline)) static int uaccess_copy(void *dst, const void *src, si
 
 int copy_from_user(void *dst, const void *usrc, size_t len)
 {
+	const struct nsbpf_caller *caller = bpf_caller;
+
 	if (!len)
 		return 0;
 	if (!uaccess_ok(usrc, len))
 		return -EFAULT;
+	if (caller)
+		return caller->ops->read(caller->ctx, dst, (uint64_t)(uintptr_t)usrc, len);
 	return uaccess_copy(dst, usrc, len);
 }
 
 int copy_to_user(void *udst, const void *src, size_t len)
 {
+	const struct nsbpf_caller *caller = bpf_caller;
+
 	if (!len)
 		return 0;
 	if (!uaccess_ok(udst, len))
 		return -EFAULT;
+	if (caller)
+		return caller->ops->write(caller->ctx, (uint64_t)(uintptr_t)udst, src, len);
 	return uaccess_copy(udst, src, len);
 }
 
@@ -171,7 +187,12 @@ int copy_to_user(void *udst, const void *src, size_t len)
  */
 long strncpy_from_user(char *dst, const void *usrc, size_t count)
 {
+	const struct nsbpf_caller *caller = bpf_caller;
 	size_t i;
+
+	/* One round trip to a caller elsewhere, not one per byte. */
+	if (caller)
+		return caller->ops->read_str(caller->ctx, dst, (uint64_t)(uintptr_t)usrc, count);
 
 	for (i = 0; i < count; i++) {
 		/* integer arithmetic: usrc may be NULL or wild, which pointer arithmetic may not */
@@ -200,3 +221,36 @@ const struct bpf_uaccess bpf_uaccess_user = {
 	.copy_from_user = bpf_uaccess_copy_from,
 	.copy_to_user = bpf_uaccess_copy_to,
 };
+
+int nsbpf_copy_from_user(void *dst, const void *src, size_t len)
+{
+	const struct nsbpf_caller *caller = bpf_caller;
+	int err;
+
+	bpf_caller = NULL;
+	err = copy_from_user(dst, src, len);
+	bpf_caller = caller;
+	return err;
+}
+
+int nsbpf_copy_to_user(void *dst, const void *src, size_t len)
+{
+	const struct nsbpf_caller *caller = bpf_caller;
+	int err;
+
+	bpf_caller = NULL;
+	err = copy_to_user(dst, src, len);
+	bpf_caller = caller;
+	return err;
+}
+
+long nsbpf_strncpy_from_user(char *dst, const void *src, size_t count)
+{
+	const struct nsbpf_caller *caller = bpf_caller;
+	long ret;
+
+	bpf_caller = NULL;
+	ret = strncpy_from_user(dst, src, count);
+	bpf_caller = caller;
+	return ret;
+}
