@@ -14,12 +14,15 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -75,10 +78,29 @@ void shim_client_fd_set(int fd, bool ours)
 	pthread_mutex_unlock(&client_fd_lock);
 }
 
+/*
+ * Moves the connection to a high fd number: a process expects the fds the kernel would give it
+ * (the lowest free ones), and a low connection would shift every later fd by one.
+ */
+static int fd_move_high(int fd)
+{
+	struct rlimit rl;
+	int high;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < 256)
+		return fd;
+	high = fcntl(fd, F_DUPFD_CLOEXEC, (int)(rl.rlim_cur > 1024 ? 1024 : rl.rlim_cur) - 128);
+	if (high < 0)
+		return fd;
+	shim_libc()->close(fd);
+	return high;
+}
+
 void shim_client_start(int sock, const int *fds, size_t nr_fds)
 {
 	size_t i;
 
+	sock = fd_move_high(sock);
 	for (i = 0; i < nr_fds; i++)
 		shim_client_fd_set(fds[i], true);
 	atomic_store_explicit(&client_sock, sock, memory_order_release);
@@ -251,7 +273,7 @@ int shim_client_fork(void)
 	}
 	pid = shim_libc()->fork();
 	if (pid == 0) {
-		old = atomic_exchange(&client_sock, sv[1]);
+		old = atomic_exchange(&client_sock, fd_move_high(sv[1]));
 		shim_libc()->close(old);
 		/* another thread of the parent may have held them: this child has one thread */
 		pthread_mutex_init(&client_lock, NULL);
@@ -262,4 +284,47 @@ int shim_client_fork(void)
 	/* The child's end: if there is no child, the host sees it close and forgets the task. */
 	shim_libc()->close(sv[1]);
 	return pid;
+}
+
+int shim_host_address(pid_t pid, struct sockaddr_un *addr, socklen_t *len)
+{
+	int n;
+
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	/* abstract: sun_path[0] is NUL, and the name is not NUL-terminated */
+	n = snprintf(addr->sun_path + 1, sizeof(addr->sun_path) - 1, "nsbpf-host.%d", (int)pid);
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+	return 0;
+}
+
+bool shim_client_adopt(int fd, pid_t pid)
+{
+	struct shim_call c = { .op = SHIM_OP_FDINFO, .a = { fd } };
+	char text[SHIM_OUT_MAX];
+	struct sockaddr_un addr;
+	socklen_t len;
+	int sock;
+	long ret;
+
+	shim_host_address(pid, &addr, &len);
+	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return false;
+	/* No host listens there: the socket is not a host's file. */
+	if (connect(sock, (struct sockaddr *)&addr, len)) {
+		shim_libc()->close(sock);
+		return false;
+	}
+	c.out = text;
+	pthread_mutex_lock(&client_lock);
+	ret = call_locked(sock, &c, -1);
+	if (ret == SHIM_KERNEL || ret == -EIO || shim_client_active()) {
+		pthread_mutex_unlock(&client_lock);
+		shim_libc()->close(sock);
+		return false;
+	}
+	shim_client_start(sock, &fd, 1);
+	pthread_mutex_unlock(&client_lock);
+	return true;
 }

@@ -29,6 +29,7 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,7 +37,11 @@
 #include "shim.h"
 #include "wire.h"
 
+/* What an epoll event is about: the first member of each. */
+enum host_source { HOST_CLIENT, HOST_LISTENER, HOST_SHARED };
+
 struct host_client {
+	enum host_source source;
 	struct host_client *next;
 	int sock;
 	struct nsbpf_task *task; /* the process as the runtime knows it; exits with it */
@@ -47,10 +52,19 @@ struct host_client {
 	unsigned char attr[WIRE_ATTR_MAX];
 };
 
+struct host_listener {
+	enum host_source source;
+	int sock;
+};
+
 struct host {
 	struct nsbpf_runtime *rt;
 	struct host_client *clients;
 	int epoll;
+	/* Where processes that received one of our files connect: the names of the process the
+	 * host was forked from (its sockets' SO_PEERCRED) and of the host itself. */
+	struct host_listener listeners[2];
+	enum host_source shared; /* the event of nsbpf_fd_shared_wait_fd() */
 	bool wait_fd_added;
 };
 
@@ -194,6 +208,7 @@ static int client_add(struct host *h, int sock, struct nsbpf_task *task)
 
 	if (!cl)
 		return -ENOMEM;
+	cl->source = HOST_CLIENT;
 	cl->sock = sock;
 	cl->task = task;
 	ev.data.ptr = cl;
@@ -337,9 +352,52 @@ static void host_close_inherited(struct nsbpf_runtime *rt, int keep)
 		close(devnull);
 }
 
+/* Listens for processes with @pid's sockets; a name already taken is left to its holder. */
+static void host_listen(struct host *h, struct host_listener *l, pid_t pid)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+	struct sockaddr_un addr;
+	socklen_t len;
+
+	l->source = HOST_LISTENER;
+	l->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l->sock < 0)
+		return;
+	shim_host_address(pid, &addr, &len);
+	if (bind(l->sock, (struct sockaddr *)&addr, len) || listen(l->sock, 16) ||
+	    epoll_ctl(h->epoll, EPOLL_CTL_ADD, l->sock, &ev)) {
+		close(l->sock);
+		l->sock = -1;
+	}
+}
+
+/*
+ * A process that received one of our files connects: it starts as a task of the initial
+ * namespaces, as a process unrelated to the others would. Only processes of our own user.
+ */
+static void host_accept(struct host *h, struct host_listener *l)
+{
+	struct nsbpf_task *task;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int sock = accept4(l->sock, NULL, NULL, SOCK_CLOEXEC);
+
+	if (sock < 0)
+		return;
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) || cred.uid != getuid() ||
+	    nsbpf_task_new(h->rt, NULL, &task)) {
+		close(sock);
+		return;
+	}
+	if (client_add(h, sock, task)) {
+		nsbpf_task_exit(task);
+		close(sock);
+	}
+}
+
 static void host_watch_shared(struct host *h)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &h->shared };
 	int fd;
 
 	if (h->wait_fd_added)
@@ -350,10 +408,10 @@ static void host_watch_shared(struct host *h)
 }
 
 static __attribute__((noreturn)) void host_main(struct nsbpf_runtime *rt,
-						struct nsbpf_task *task, int sock,
+						struct nsbpf_task *task, int sock, pid_t origin,
 						const int *fds, size_t nr_fds)
 {
-	struct host h = { .rt = rt };
+	struct host h = { .rt = rt, .shared = HOST_SHARED };
 	struct epoll_event evs[16];
 	size_t i;
 	int n;
@@ -370,6 +428,8 @@ static __attribute__((noreturn)) void host_main(struct nsbpf_runtime *rt,
 	h.epoll = epoll_create1(EPOLL_CLOEXEC);
 	if (h.epoll < 0 || client_add(&h, sock, task))
 		_exit(1);
+	host_listen(&h, &h.listeners[0], origin);
+	host_listen(&h, &h.listeners[1], getpid());
 	for (;;) {
 		host_watch_shared(&h);
 		if (!h.clients && nsbpf_fd_shared_reap(rt) == 0)
@@ -378,12 +438,14 @@ static __attribute__((noreturn)) void host_main(struct nsbpf_runtime *rt,
 		if (n < 0 && errno != EINTR)
 			_exit(1);
 		for (i = 0; n > 0 && i < (size_t)n; i++) {
-			struct host_client *cl = evs[i].data.ptr;
+			enum host_source *source = evs[i].data.ptr;
 
-			if (!cl)
+			if (*source == HOST_SHARED)
 				nsbpf_fd_shared_reap(rt);
-			else if (!client_serve(&h, cl))
-				client_remove(&h, cl);
+			else if (*source == HOST_LISTENER)
+				host_accept(&h, (struct host_listener *)source);
+			else if (!client_serve(&h, (struct host_client *)source))
+				client_remove(&h, (struct host_client *)source);
 		}
 	}
 }
@@ -393,7 +455,7 @@ int shim_host_start(struct nsbpf_runtime *rt, struct nsbpf_task *task)
 	size_t nr_fds = 0, nr_peers = 0, i;
 	int *fds, *peers, sv[2], status, err;
 	long max = sysconf(_SC_OPEN_MAX);
-	pid_t pid;
+	pid_t pid, origin = getpid();
 
 	if (max < 0 || max > (1 << 20))
 		max = 1 << 20;
@@ -418,7 +480,7 @@ int shim_host_start(struct nsbpf_runtime *rt, struct nsbpf_task *task)
 		if (pid)
 			_exit(pid < 0 ? 1 : 0);
 		close(sv[1]);
-		host_main(rt, task, sv[0], fds, nr_fds);
+		host_main(rt, task, sv[0], origin, fds, nr_fds);
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status)) {

@@ -65,6 +65,8 @@ static void libc_init(void)
 	libc_fns.seekdir = libc_sym("seekdir");
 	libc_fns.dirfd = libc_sym("dirfd");
 	libc_fns.fork = libc_sym("fork");
+	libc_fns.sendmsg = libc_sym("sendmsg");
+	libc_fns.recvmsg = libc_sym("recvmsg");
 }
 
 const struct shim_libc *shim_libc(void)

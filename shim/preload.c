@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -63,6 +64,16 @@ SHIM_EXPORT long WRAP(syscall)(long nr, ...)
 SHIM_EXPORT pid_t WRAP(fork)(void)
 {
 	return shim_fork();
+}
+
+SHIM_EXPORT ssize_t WRAP(sendmsg)(int fd, const struct msghdr *msg, int flags)
+{
+	return shim_sendmsg(fd, msg, flags);
+}
+
+SHIM_EXPORT ssize_t WRAP(recvmsg)(int fd, struct msghdr *msg, int flags)
+{
+	return shim_recvmsg(fd, msg, flags);
 }
 
 SHIM_EXPORT int WRAP(unshare)(int flags)

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -813,31 +814,124 @@ void shim_set_host(void)
 }
 
 /*
+ * Hands this process's runtime to a new host process and makes the process its client: 0, or
+ * -errno with the process as it was (the runtime still here).
+ */
+static int shim_become_client(struct nsbpf_runtime *rt)
+{
+	int err;
+
+	shim_depth++;
+	pthread_rwlock_wrlock(&shim_fork_lock);
+	shim_fork_locked = true;
+	err = shim_client_active() ? 0 : shim_host_start(rt, shim_task);
+	/* The copy left here is not used again: its workers may go. */
+	if (!err)
+		nsbpf_runtime_before_fork(rt);
+	shim_fork_locked = false;
+	pthread_rwlock_unlock(&shim_fork_lock);
+	shim_depth--;
+	return err;
+}
+
+/*
  * fork(): a process with a runtime hands it to a host first, then forks as a client (the
  * child becomes one too). Should the host not start, the child gets a copy, as before.
  */
 pid_t shim_fork(void)
 {
 	struct nsbpf_runtime *rt = atomic_load(&shim_rt);
-	int err;
 
 	if (shim_depth || shim_is_host || (!rt && !shim_client_active()))
 		return shim_libc()->fork();
-	if (!shim_client_active()) {
-		shim_depth++;
-		pthread_rwlock_wrlock(&shim_fork_lock);
-		shim_fork_locked = true;
-		err = shim_client_active() ? 0 : shim_host_start(rt, shim_task);
-		/* The copy left here is not used again: its workers may go. */
-		if (!err)
-			nsbpf_runtime_before_fork(rt);
-		shim_fork_locked = false;
-		pthread_rwlock_unlock(&shim_fork_lock);
-		shim_depth--;
-		if (err)
-			return shim_libc()->fork();
-	}
+	if (!shim_client_active() && shim_become_client(rt))
+		return shim_libc()->fork();
 	return shim_client_fork();
+}
+
+/* Calls @fn for every fd an SCM_RIGHTS message of @msg carries; stops when it returns true. */
+static bool for_each_passed_fd(const struct msghdr *msg, bool (*fn)(int fd, void *arg), void *arg)
+{
+	struct cmsghdr *cm;
+	size_t i, n;
+	int fd;
+
+	if (!msg || !msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr))
+		return false;
+	for (cm = CMSG_FIRSTHDR((struct msghdr *)msg); cm; cm = CMSG_NXTHDR((struct msghdr *)msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len < CMSG_LEN(0))
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (fn(fd, arg))
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool fd_is_owned(int fd, void *rt)
+{
+	return nsbpf_fd_owned(rt, fd);
+}
+
+/*
+ * sendmsg() passing one of the runtime's fds to another process: that process must reach the
+ * same object, so the runtime goes to a host first (the fds become its sockets, at the same
+ * numbers), whose files the receiver can adopt.
+ */
+ssize_t shim_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct nsbpf_runtime *rt = atomic_load(&shim_rt);
+	bool passes_ours = false;
+
+	if (rt && !shim_depth && !shim_is_host && !shim_client_active()) {
+		rt = shim_enter_existing();
+		if (rt) {
+			passes_ours = for_each_passed_fd(msg, fd_is_owned, rt);
+			shim_leave();
+		}
+		/* Should no host start, the receiver gets a plain fd, as before. */
+		if (passes_ours)
+			shim_become_client(rt);
+	}
+	return shim_libc()->sendmsg(fd, msg, flags);
+}
+
+/* A received fd: one of our host's files is recorded as such; another host's is adopted. */
+static bool adopt_passed_fd(int fd, void *arg)
+{
+	struct shim_call c = { .op = SHIM_OP_FDINFO, .a = { fd } };
+	char text[SHIM_OUT_MAX];
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct stat st;
+
+	(void)arg;
+	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode))
+		return false;
+	if (shim_client_active()) {
+		c.out = text;
+		if (shim_client_call(&c) != SHIM_KERNEL)
+			shim_client_fd_set(fd, true);
+		return false;
+	}
+	/* Only a process without a runtime of its own can take another's. */
+	if (atomic_load(&shim_rt) || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return false;
+	shim_client_adopt(fd, cred.pid);
+	return false;
+}
+
+ssize_t shim_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t n = shim_libc()->recvmsg(fd, msg, flags);
+
+	if (n >= 0 && !shim_depth && !shim_is_host)
+		for_each_passed_fd(msg, adopt_passed_fd, NULL);
+	return n;
 }
 
 long shim_syscall(long nr, const long a[6])

@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/statfs.h>
 #include <sys/types.h>
 
@@ -54,6 +56,8 @@ struct shim_libc {
 	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 	int (*munmap)(void *addr, size_t len);
 	pid_t (*fork)(void);
+	ssize_t (*sendmsg)(int fd, const struct msghdr *msg, int flags);
+	ssize_t (*recvmsg)(int fd, struct msghdr *msg, int flags);
 };
 
 /* libc.c: the real functions, looked up once with dlsym(RTLD_NEXT); aborts if one is missing. */
@@ -133,6 +137,11 @@ long shim_client_call(struct shim_call *c);
 /* Makes this process a client over @sock (its own fds listed in @fds), or a forked child's. */
 void shim_client_start(int sock, const int *fds, size_t nr_fds);
 int shim_client_fork(void);
+/*
+ * A process without a runtime received @fd: if it is a file of a host (that of process @pid),
+ * the process becomes that host's client. Returns whether it did.
+ */
+bool shim_client_adopt(int fd, pid_t pid);
 /* The client's record of which fds are the host's files (dups and closes keep it true). */
 bool shim_client_fd_ours(int fd);
 void shim_client_fd_set(int fd, bool ours);
@@ -183,6 +192,11 @@ long shim_telldir(DIR *d);
 void shim_seekdir(DIR *d, long loc);
 int shim_dirfd(DIR *d);
 pid_t shim_fork(void);
+ssize_t shim_sendmsg(int fd, const struct msghdr *msg, int flags);
+ssize_t shim_recvmsg(int fd, struct msghdr *msg, int flags);
+
+/* The abstract socket name a host listens on for processes @pid's files reach ("" first). */
+int shim_host_address(pid_t pid, struct sockaddr_un *addr, socklen_t *len);
 /* Whether @fd is dirfd() of one of the shim's DIRs; @buf (PATH_MAX) gets its directory. */
 bool shim_dir_fd_path(int fd, char *buf);
 

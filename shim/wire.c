@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "shim.h"
 #include "wire.h"
 
 /* Sends @len bytes of @iov (modified), the fd (if >= 0) with the first of them. */
@@ -37,7 +38,7 @@ static int send_all(int sock, struct iovec *iov, int iovcnt, int fd)
 		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	}
 	while (msg.msg_iovlen) {
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		n = shim_libc()->sendmsg(sock, &msg, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -83,7 +84,7 @@ static int recv_all(int sock, void *buf, size_t len, int *fd)
 				      .msg_controllen = sizeof(u.buf) };
 		struct cmsghdr *cm;
 
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		n = shim_libc()->recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
