@@ -484,10 +484,11 @@ int shim_host_start(struct nsbpf_runtime *rt, struct nsbpf_task *task)
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status)) {
-		/* The fds are sockets now, but the table still knows them by number. */
+		/*
+		 * The fds are sockets now, but the table still knows them by number; the
+		 * runtime keeps the peers (their files are released when it is freed).
+		 */
 		err = -EAGAIN;
-		for (i = 0; i < nr_peers; i++)
-			close(peers[i]);
 		free(peers);
 		goto err_close;
 	}

@@ -160,7 +160,8 @@ long nsbpf_strncpy_from_user(char *dst, const void *src, size_t count);
  * learns from it when the last copy in any process is closed. Files installed for a caller
  * (nsbpf_set_caller()) are made that way from the start. *peers gets a malloc()ed array of
  * the peer fds made (*nr of them), for a process that hands the runtime to a copy of itself
- * and must close its own copies of them. 0 or -errno.
+ * and must close its own copies of them. The fd numbers keep naming their files in this
+ * process until nsbpf_fd_forget(). 0 or -errno.
  */
 int nsbpf_fd_share_all(struct nsbpf_runtime *rt, int **peers, size_t *nr);
 /*

@@ -648,13 +648,10 @@ int nsbpf_fd_share_all(struct nsbpf_runtime *rt, int **peersp, size_t *nrp)
 	}
 	if (err)
 		goto out_unlock;
-	/* The sockets hold the files now: the slots let go (their fds are the sockets). */
-	for (fd = 0; fd < fdt->nr_slots; fd++) {
-		struct bpf_file *file = fdtable_clear(fdt, (int)fd);
-
-		if (file && atomic_fetch_sub(&file->refcnt, 1) == 1)
-			abort(); /* the shared entry holds one */
-	}
+	/*
+	 * The slots stay: the fd numbers still name the files here (a process that cannot hand
+	 * its runtime over goes on with it); a host forgets them (nsbpf_fd_forget()).
+	 */
 	*peersp = peers;
 	*nrp = nr;
 out_unlock:
