@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -113,6 +114,32 @@ static int reply(int sock, int64_t ret, const void *payload, uint32_t len, int f
 	return wire_send(sock, &m, payload, fd);
 }
 
+/* A view of a map's memory file (its pieces end to end): the address or -errno. */
+static long client_mmap(const struct wire_msg *q, const struct nsbpf_mmap_seg *segs, int memfd)
+{
+	const struct shim_libc *libc = shim_libc();
+	size_t nr = q->len / sizeof(*segs), i, pos = 0;
+	int prot = (int)q->a[2], flags = (int)q->a[3];
+	char *area;
+	long err = 0;
+
+	if (memfd < 0)
+		return -ENODEV;
+	area = libc->mmap((void *)(uintptr_t)q->a[0], (size_t)q->a[1], PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (flags & MAP_FIXED), -1, 0);
+	if (area == MAP_FAILED)
+		err = -errno;
+	for (i = 0; !err && i < nr; pos += segs[i].len, i++) {
+		if (libc->mmap(area + pos, segs[i].len, prot, MAP_SHARED | MAP_FIXED, memfd,
+			       (off_t)segs[i].file_off) == MAP_FAILED)
+			err = -errno;
+	}
+	if (err && area != MAP_FAILED)
+		libc->munmap(area, (size_t)q->a[1]);
+	libc->close(memfd);
+	return err ? err : (long)area;
+}
+
 /* One question of the host about this process; 0, or -EPIPE when the host is gone. */
 static int answer(int sock, const struct wire_msg *q, const void *payload, int fd)
 {
@@ -160,6 +187,8 @@ static int answer(int sock, const struct wire_msg *q, const void *payload, int f
 			fcntl(fd, F_SETFD, 0);
 		shim_client_fd_set(fd, true);
 		return reply(sock, fd, NULL, 0, -1);
+	case WIRE_MMAP:
+		return reply(sock, client_mmap(q, payload, fd), NULL, 0, -1);
 	case WIRE_GETCWD:
 		if (!getcwd(cwd, sizeof(cwd)))
 			return reply(sock, -errno, NULL, 0, -1);

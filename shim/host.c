@@ -190,6 +190,24 @@ static int caller_getcwd(void *ctx, char *buf, size_t size)
 	return (int)m.a[0];
 }
 
+static int caller_mmap(void *ctx, uint64_t addr, size_t len, int prot, int flags, int memfd,
+			const struct nsbpf_mmap_seg *segs, unsigned int nr, uint64_t *out)
+{
+	struct host_client *cl = ctx;
+	struct wire_msg m = { .type = WIRE_MMAP,
+			      .len = (uint32_t)(nr * sizeof(*segs)),
+			      .a = { (int64_t)addr, (int64_t)len, prot, flags } };
+	void *data;
+
+	if (ask(cl, &m, segs, memfd, &data, NULL))
+		return -ENOMEM;
+	free(data);
+	if (m.a[0] < 0 && m.a[0] > -4096)
+		return (int)m.a[0];
+	*out = (uint64_t)m.a[0];
+	return 0;
+}
+
 static const struct nsbpf_caller_ops host_caller_ops = {
 	.read = caller_read,
 	.write = caller_write,
@@ -197,6 +215,7 @@ static const struct nsbpf_caller_ops host_caller_ops = {
 	.get_fd = caller_get_fd,
 	.put_fd = caller_put_fd,
 	.getcwd = caller_getcwd,
+	.mmap = caller_mmap,
 };
 
 /* ---- Clients ------------------------------------------------------------------------------ */
@@ -278,10 +297,9 @@ static bool client_serve(struct host *h, struct host_client *cl)
 		nsbpf_fd_shared_reap(h->rt);
 		ret = 0;
 		break;
-	case SHIM_OP_MMAP:
 	case SHIM_OP_MUNMAP:
-		/* The host's mappings are not the client's. */
-		ret = -ENODEV;
+		/* Views made for clients are not remembered (mmap.c). */
+		ret = 0;
 		break;
 	default:
 		if (m.type >= SHIM_OP_MAX) {
@@ -332,12 +350,15 @@ static void host_close_inherited(struct nsbpf_runtime *rt, int keep)
 		fd = atoi(de->d_name);
 		if (de->d_name[0] == '.' || fd == dirfd(d) || fd == keep || nsbpf_fd_internal(rt, fd))
 			continue;
-		/* eventfds are the runtime's (ring buffer wakeups) or harmless to keep */
+		/*
+		 * eventfds are the runtime's (ring buffer wakeups) or harmless to keep; the maps'
+		 * memory files are the runtime's (bpf_map_keep_memfd).
+		 */
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		n = readlink(path, link, sizeof(link) - 1);
 		if (n > 0) {
 			link[n] = '\0';
-			if (!strcmp(link, "anon_inode:[eventfd]"))
+			if (!strcmp(link, "anon_inode:[eventfd]") || !strncmp(link, "/memfd:bpf-", 11))
 				continue;
 		}
 		close(fd);

@@ -20,6 +20,7 @@ enum wire_type {
 	WIRE_GET_FD,	 /* a[0]: the client's fd -> a[0]: 0/-EBADF, a[1]: cloexec, the fd */
 	WIRE_PUT_FD,	 /* a[0]: cloexec, the fd -> a[0]: the client's fd number/-errno */
 	WIRE_GETCWD,	 /* -> a[0]: 0/-errno, payload: the path */
+	WIRE_MMAP,	 /* a[0..3]: addr, len, prot, flags; payload: segs; the memfd -> a[0] */
 	WIRE_REPLY,
 };
 

@@ -120,6 +120,12 @@ long nsbpf_bpffs_readdir(struct nsbpf_runtime *rt, const char *path,
  * (the process itself). The caller's fds are sockets (see nsbpf_fd_share_all()); the
  * runtime knows them by the inode of the socket, whichever number each process gives it.
  */
+/* One piece of a view of a map's memory: bytes of its memory file. */
+struct nsbpf_mmap_seg {
+	uint64_t file_off;
+	uint64_t len;
+};
+
 struct nsbpf_caller_ops {
 	/* Copies between the caller's memory and ours: 0 or -EFAULT. */
 	int (*read)(void *ctx, void *dst, uint64_t src, size_t len);
@@ -135,6 +141,12 @@ struct nsbpf_caller_ops {
 	int (*put_fd)(void *ctx, int fd, bool cloexec);
 	/* The caller's working directory (relative bpffs paths): 0 or -errno. */
 	int (*getcwd)(void *ctx, char *buf, size_t size);
+	/*
+	 * mmap(2) in the caller of @nr pieces of @memfd laid end to end (@len bytes, at @addr if
+	 * @flags has MAP_FIXED): 0 with the address in *out, or -errno.
+	 */
+	int (*mmap)(void *ctx, uint64_t addr, size_t len, int prot, int flags, int memfd,
+		    const struct nsbpf_mmap_seg *segs, unsigned int nr, uint64_t *out);
 };
 
 struct nsbpf_caller {

@@ -29,6 +29,7 @@ struct bpf_array {
 	struct bpf_map map;
 	uint32_t elem_size; /* round_up(value_size, 8) */
 	bool mmapable;	    /* `value` is a shared mapping (BPF_F_MMAPABLE), else malloc'ed */
+	int memfd;	    /* mmapable: the file of `value` (bpf_map_keep_memfd), or -1 */
 	size_t value_area;  /* bytes at `value` (page aligned when mmapable) */
 	union {
 		/* ARRAY: max_entries values; PERCPU_ARRAY: max_entries × nr_cpus values. */
@@ -100,10 +101,12 @@ static int array_alloc_mmapable(struct bpf_array *array, uint64_t size)
 		return -ENOMEM;
 	if (ftruncate(fd, (off_t)size) == 0)
 		area = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	/* The mapping keeps the pages; the fd would only shift the process's fd numbers. */
-	close(fd);
-	if (area == MAP_FAILED)
+	if (area == MAP_FAILED) {
+		close(fd);
 		return -ENOMEM;
+	}
+	/* The mapping keeps the pages; the file is for views in other processes. */
+	array->memfd = bpf_map_keep_memfd(fd);
 	array->mmapable = true;
 	array->value = area;
 	array->value_area = size;
@@ -154,9 +157,11 @@ static void array_map_free(struct bpf_map *map)
 {
 	struct bpf_array *array = to_array(map);
 
-	if (array->mmapable)
+	if (array->mmapable) {
 		munmap(array->value, array->value_area);
-	else
+		if (array->memfd >= 0)
+			close(array->memfd);
+	} else
 		free(array->value);
 	free(array);
 }
@@ -312,18 +317,28 @@ static int array_map_direct_value_addr(const struct bpf_map *map, uint64_t *imm,
 	return 0;
 }
 
-static int array_map_mmap(struct bpf_map *map, void *addr, size_t len, int prot, int flags,
-			  uint64_t pgoff, void **out)
+static int array_map_mmap_segs(struct bpf_map *map, size_t len, int prot, uint64_t pgoff,
+			       struct nsbpf_mmap_seg segs[BPF_MAP_MMAP_MAX_SEGS])
 {
 	struct bpf_array *array = to_array(map);
 
+	(void)prot;
 	if (!(map->map_flags & BPF_F_MMAPABLE))
 		return -EINVAL;
 	if (len == 0 || pgoff * BPF_MAP_PAGE_SIZE + len > array->value_area)
 		return -EINVAL;
-	return bpf_map_area_view(array->value + pgoff * BPF_MAP_PAGE_SIZE,
-				 BPF_MAP_ROUND_UP(len, BPF_MAP_PAGE_SIZE),
-				 (flags & MAP_FIXED) ? addr : NULL, prot, out);
+	segs[0].file_off = pgoff * BPF_MAP_PAGE_SIZE;
+	segs[0].len = BPF_MAP_ROUND_UP(len, BPF_MAP_PAGE_SIZE);
+	return 1;
+}
+
+static char *array_map_mmap_file(const struct bpf_map *map, int *memfd)
+{
+	const struct bpf_array *array = to_array(map);
+
+	if (memfd)
+		*memfd = array->mmapable ? array->memfd : -1;
+	return array->mmapable ? array->value : NULL;
 }
 
 /* sha256.c */
@@ -354,7 +369,8 @@ const struct bpf_map_ops array_map_ops = {
 	.map_lookup_batch = generic_map_lookup_batch,
 	.map_update_batch = generic_map_update_batch,
 	.map_direct_value_addr = array_map_direct_value_addr,
-	.map_mmap = array_map_mmap,
+	.map_mmap_segs = array_map_mmap_segs,
+	.map_mmap_file = array_map_mmap_file,
 };
 
 const struct bpf_map_ops percpu_array_map_ops = {

@@ -10,10 +10,12 @@
  * listed once in BPF_MAP_TYPES (map.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "map.h"
 
@@ -599,13 +601,13 @@ out_free_prevkey:
 
 /* ---- mmap --------------------------------------------------------------------------- */
 
-int bpf_map_mmap(struct bpf_map *map, void *addr, size_t len, int prot, int flags, uint64_t off,
-		 void **out)
+int bpf_map_mmap_segs(struct bpf_map *map, size_t len, int prot, int flags, uint64_t off,
+		      struct nsbpf_mmap_seg segs[BPF_MAP_MMAP_MAX_SEGS])
 {
 	bool writable = prot & PROT_WRITE;
 	int err = 0;
 
-	if (!map->ops->map_mmap)
+	if (!map->ops->map_mmap_segs)
 		return -ENOTSUPP;
 	if ((flags & MAP_TYPE) != MAP_SHARED)
 		return -EINVAL;
@@ -633,9 +635,52 @@ out_unlock:
 	if (err)
 		return err;
 
-	err = map->ops->map_mmap(map, addr, len, prot, flags, off / BPF_MAP_PAGE_SIZE, out);
-	if (err && writable)
+	err = map->ops->map_mmap_segs(map, len, prot, off / BPF_MAP_PAGE_SIZE, segs);
+	if (err < 0 && writable)
 		bpf_map_write_active_dec(map);
+	return err;
+}
+
+/*
+ * The view in this process: address space reserved whole, then each piece a second mapping of
+ * the shared pages where our own mapping of the file has them (mremap(2) with old_size 0), so
+ * that no fd of the memory file is needed here.
+ */
+int bpf_map_mmap(struct bpf_map *map, void *addr, size_t len, int prot, int flags, uint64_t off,
+		 void **out)
+{
+	struct nsbpf_mmap_seg segs[BPF_MAP_MMAP_MAX_SEGS];
+	char *file = map->ops->map_mmap_file ? map->ops->map_mmap_file(map, NULL) : NULL;
+	size_t total = 0, pos = 0;
+	int nr = bpf_map_mmap_segs(map, len, prot, flags, off, segs), i, err = 0;
+	char *area;
+	void *p;
+
+	if (nr < 0)
+		return nr;
+	for (i = 0; i < nr; i++)
+		total += segs[i].len;
+	area = mmap(addr, total, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (flags & MAP_FIXED), -1, 0);
+	if (area == MAP_FAILED) {
+		err = -ENOMEM;
+		goto err;
+	}
+	for (i = 0; i < nr && !err; pos += segs[i].len, i++) {
+		p = mremap(file + segs[i].file_off, 0, segs[i].len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   area + pos);
+		if (p == MAP_FAILED || mprotect(p, segs[i].len, prot))
+			err = -errno;
+	}
+	if (err) {
+		munmap(area, total);
+		goto err;
+	}
+	*out = area;
+	return 0;
+
+err:
+	bpf_map_mmap_close(map, prot & PROT_WRITE);
 	return err;
 }
 
@@ -645,22 +690,16 @@ void bpf_map_mmap_close(struct bpf_map *map, bool writable)
 		bpf_map_write_active_dec(map);
 }
 
-int bpf_map_area_view(void *src, size_t len, void *dst, int prot, void **out)
+int bpf_map_keep_memfd(int memfd)
 {
-	void *p;
-	int err;
+	struct rlimit rl;
+	int high = -1;
 
-	/* old_size 0 on a shared mapping: a new mapping of the same pages. */
-	p = mremap(src, 0, len, MREMAP_MAYMOVE | (dst ? MREMAP_FIXED : 0), dst);
-	if (p == MAP_FAILED)
-		return -errno;
-	if (mprotect(p, len, prot)) {
-		err = -errno;
-		munmap(p, len);
-		return err;
-	}
-	*out = p;
-	return 0;
+	/* Below the runtime's anchor and its connection to a host, above what programs use. */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur >= 1024)
+		high = fcntl(memfd, F_DUPFD_CLOEXEC, 512);
+	close(memfd);
+	return high < 0 ? -1 : high;
 }
 
 /* ---- Programs and fd maps ----------------------------------------------------------- */

@@ -36,6 +36,11 @@
 #include <unistd.h>
 #include <urcu/urcu-memb.h>
 
+#include "nsbpf/bpf.h"
+
+/* A ring buffer's view crosses from its first copy of the data to the second: two pieces. */
+#define BPF_MAP_MMAP_MAX_SEGS 2
+
 /* Errnos the kernel uses internally and leaks to user space (include/linux/errno.h). */
 #ifndef ENOTSUPP
 #define ENOTSUPP 524
@@ -223,9 +228,17 @@ struct bpf_map_ops {
 
 	/* ld_imm64 BPF_PSEUDO_MAP_VALUE: the address of the value at `off`. */
 	int (*map_direct_value_addr)(const struct bpf_map *map, uint64_t *imm, uint32_t off);
-	/* mmap(2) of the map fd; the generic checks are done (bpf_map_mmap). */
-	int (*map_mmap)(struct bpf_map *map, void *addr, size_t len, int prot, int flags,
-			uint64_t pgoff, void **out);
+	/*
+	 * mmap(2) of the map fd, after the generic checks (bpf_map_mmap): the view as pieces of
+	 * the map's memory file laid end to end. Their number, or -errno.
+	 */
+	int (*map_mmap_segs)(struct bpf_map *map, size_t len, int prot, uint64_t pgoff,
+			     struct nsbpf_mmap_seg segs[BPF_MAP_MMAP_MAX_SEGS]);
+	/*
+	 * The memory file: where its offset 0 is mapped here (the file lies there linearly), and
+	 * the file itself (-1 if it could not be kept: no view for another process then).
+	 */
+	char *(*map_mmap_file)(const struct bpf_map *map, int *memfd);
 };
 
 /*
@@ -421,6 +434,19 @@ int generic_map_delete_batch(struct bpf_map *map, union bpf_attr *attr,
 /* ---- mmap --------------------------------------------------------------------------- */
 
 /*
+ * The checks of bpf_map_mmap() and the pieces of the view (map_mmap_segs), for a view made
+ * elsewhere (another process's). A writable view counts as an active writer until
+ * bpf_map_mmap_close(). Returns the number of pieces, or -errno.
+ */
+int bpf_map_mmap_segs(struct bpf_map *map, size_t len, int prot, int flags, uint64_t off,
+		      struct nsbpf_mmap_seg segs[BPF_MAP_MMAP_MAX_SEGS]);
+/*
+ * The memory file of a map that can be mapped, kept open at a high fd number (as the runtime's
+ * other files, so that a process sees the fd numbers the kernel would give it): the fd, or -1
+ * with @memfd closed when there is no room.
+ */
+int bpf_map_keep_memfd(int memfd);
+/*
  * mmap(2) of a map fd (ARRAY with BPF_F_MMAPABLE, RINGBUF): the kernel's bpf_map_mmap
  * checks (-ENOTSUPP without mmap support, -EINVAL without MAP_SHARED, -EPERM for
  * PROT_EXEC or writing a frozen map, -EACCES writing a BPF_F_RDONLY_PROG map), then the
@@ -431,13 +457,6 @@ int bpf_map_mmap(struct bpf_map *map, void *addr, size_t len, int prot, int flag
 		 void **out);
 /* The mapping `bpf_map_mmap` gave is gone (munmap); `writable`: it had PROT_WRITE. */
 void bpf_map_mmap_close(struct bpf_map *map, bool writable);
-/*
- * For the types' map_mmap: a second mapping of the shared pages at `src` (len bytes, within
- * one of our mappings), at `dst` when not NULL, with `prot`. Maps keep no fd open for their
- * memory (a process sees the fds the kernel would give it), so user views are made from our
- * own mapping with mremap(2).
- */
-int bpf_map_area_view(void *src, size_t len, void *dst, int prot, void **out);
 
 /* ---- Programs and fd maps ----------------------------------------------------------- */
 

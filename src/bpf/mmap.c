@@ -25,6 +25,35 @@ struct bpf_user_mapping {
 	bool writable;
 };
 
+/*
+ * A view made in the caller's process from the map's memory file. The caller does not tell us
+ * of its munmap(), so the view is not remembered: it holds no reference and does not count as a
+ * writer that would keep BPF_MAP_FREEZE failing (docs/differences.md).
+ */
+static int mmap_for_caller(struct bpf_map *map, void *addr, size_t len, int prot, int flags,
+			   int64_t off, void **out)
+{
+	struct nsbpf_mmap_seg segs[BPF_MAP_MMAP_MAX_SEGS];
+	size_t total = 0;
+	uint64_t where = 0;
+	int nr, i, memfd = -1, err;
+
+	nr = bpf_map_mmap_segs(map, len, prot, flags, (uint64_t)off, segs);
+	if (nr < 0)
+		return nr;
+	if (map->ops->map_mmap_file)
+		map->ops->map_mmap_file(map, &memfd);
+	for (i = 0; i < nr; i++)
+		total += segs[i].len;
+	err = memfd < 0 ? -ENODEV
+			: bpf_caller->ops->mmap(bpf_caller->ctx, (uint64_t)(uintptr_t)addr, total,
+						prot, flags, memfd, segs, (unsigned int)nr, &where);
+	bpf_map_mmap_close(map, prot & PROT_WRITE);
+	if (!err)
+		*out = (void *)(uintptr_t)where;
+	return err;
+}
+
 int nsbpf_fd_mmap(struct nsbpf_runtime *rt, void *addr, size_t len, int prot, int flags, int fd,
 		  int64_t off, void **out)
 {
@@ -47,6 +76,10 @@ int nsbpf_fd_mmap(struct nsbpf_runtime *rt, void *addr, size_t len, int prot, in
 	map = file->obj;
 	if ((prot & PROT_WRITE) && (flags & MAP_SHARED) && !(file->fmode & BPF_MAP_FMODE_WRITE)) {
 		err = -EACCES;
+		goto out_put_file;
+	}
+	if (bpf_caller) {
+		err = mmap_for_caller(map, addr, len, prot, flags, off, out);
 		goto out_put_file;
 	}
 	m = calloc(1, sizeof(*m));

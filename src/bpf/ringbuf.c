@@ -43,6 +43,7 @@ struct bpf_ringbuf {
 	_Atomic int wakeup_fd; /* -1 until bpf_ringbuf_wakeup_fd() creates it */
 	/* Our view: consumer page, producer page, data, data again (area_size bytes). */
 	char *area;
+	int memfd; /* the file of the first three (bpf_map_keep_memfd), or -1 */
 	size_t area_size;
 	_Atomic uint64_t *consumer_pos;
 	_Atomic uint64_t *producer_pos;
@@ -123,8 +124,8 @@ static struct bpf_ringbuf *bpf_ringbuf_alloc(size_t data_sz)
 		goto err_close_memfd;
 	if (ringbuf_map_area(rb, memfd))
 		goto err_unmap_area;
-	/* The mappings keep the pages. */
-	close(memfd);
+	/* The mappings keep the pages; the file is for views in other processes. */
+	rb->memfd = bpf_map_keep_memfd(memfd);
 
 	rb->consumer_pos = (_Atomic uint64_t *)rb->area;
 	rb->producer_pos = (_Atomic uint64_t *)(rb->area + BPF_MAP_PAGE_SIZE);
@@ -147,6 +148,8 @@ static void bpf_ringbuf_free(struct bpf_ringbuf *rb)
 	munmap(rb->area, rb->area_size);
 	if (wakeup_fd >= 0)
 		close(wakeup_fd);
+	if (rb->memfd >= 0)
+		close(rb->memfd);
 	free(rb);
 }
 
@@ -235,15 +238,13 @@ static int ringbuf_map_get_next_key(struct bpf_map *map, const void *key, void *
 	return -ENOTSUPP;
 }
 
-static int ringbuf_map_mmap(struct bpf_map *map, void *addr, size_t len, int prot, int flags,
-			    uint64_t pgoff, void **out)
+static int ringbuf_map_mmap_segs(struct bpf_map *map, size_t len, int prot, uint64_t pgoff,
+				 struct nsbpf_mmap_seg segs[BPF_MAP_MMAP_MAX_SEGS])
 {
 	struct bpf_ringbuf *rb = to_rb(map);
 	uint64_t nr = BPF_MAP_ROUND_UP((uint64_t)len, BPF_MAP_PAGE_SIZE) / BPF_MAP_PAGE_SIZE;
 	uint64_t first_end = ringbuf_first_copy_end(rb), end = pgoff + nr, n;
-	char *area, *dst;
-	void *seg;
-	int err = 0;
+	int nr_segs = 0;
 
 	/* Only the consumer position is writable from user space. */
 	if ((prot & PROT_WRITE) && (pgoff != 0 || len != BPF_MAP_PAGE_SIZE))
@@ -251,28 +252,27 @@ static int ringbuf_map_mmap(struct bpf_map *map, void *addr, size_t len, int pro
 	/* remap_vmalloc_range(): the view must lie within the two copies. */
 	if (len == 0 || end > rb->area_size / BPF_MAP_PAGE_SIZE)
 		return -EINVAL;
-
-	area = ringbuf_reserve_area(addr, nr * BPF_MAP_PAGE_SIZE, flags);
-	if (!area)
-		return -ENOMEM;
-	/* Our area has the same layout; its two copies are two mappings: one view from each. */
-	dst = area;
+	/* The file's pages as they are, then the data's second copy: its pages again. */
 	if (pgoff < first_end) {
 		n = (end < first_end ? end : first_end) - pgoff;
-		err = bpf_map_area_view(rb->area + pgoff * BPF_MAP_PAGE_SIZE, n * BPF_MAP_PAGE_SIZE,
-					dst, prot, &seg);
-		dst += n * BPF_MAP_PAGE_SIZE;
+		segs[nr_segs].file_off = pgoff * BPF_MAP_PAGE_SIZE;
+		segs[nr_segs++].len = n * BPF_MAP_PAGE_SIZE;
 		pgoff += n;
 	}
-	if (!err && pgoff < end)
-		err = bpf_map_area_view(rb->area + pgoff * BPF_MAP_PAGE_SIZE,
-					(end - pgoff) * BPF_MAP_PAGE_SIZE, dst, prot, &seg);
-	if (err) {
-		munmap(area, nr * BPF_MAP_PAGE_SIZE);
-		return err;
+	if (pgoff < end) {
+		segs[nr_segs].file_off = (pgoff - first_end + RINGBUF_POS_PAGES) * BPF_MAP_PAGE_SIZE;
+		segs[nr_segs++].len = (end - pgoff) * BPF_MAP_PAGE_SIZE;
 	}
-	*out = area;
-	return 0;
+	return nr_segs;
+}
+
+static char *ringbuf_map_mmap_file(const struct bpf_map *map, int *memfd)
+{
+	struct bpf_ringbuf *rb = to_rb(map);
+
+	if (memfd)
+		*memfd = rb->memfd;
+	return rb->area;
 }
 
 const struct bpf_map_ops ringbuf_map_ops = {
@@ -285,7 +285,8 @@ const struct bpf_map_ops ringbuf_map_ops = {
 	.map_delete_elem = ringbuf_map_delete_elem,
 	.map_get_next_key = ringbuf_map_get_next_key,
 	.map_copy_value = ringbuf_map_copy_value,
-	.map_mmap = ringbuf_map_mmap,
+	.map_mmap_segs = ringbuf_map_mmap_segs,
+	.map_mmap_file = ringbuf_map_mmap_file,
 };
 
 /* ---- Producers (helpers) ------------------------------------------------------------ */
