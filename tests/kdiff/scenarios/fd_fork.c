@@ -3,9 +3,8 @@
  * fd_fork.c - kdiff scenario: a forked child's copy of an fd keeps the object alive after the
  * parent closes its own, and the child's last close releases it.
  *
- * nsbpf differs here on purpose for now (docs/differences.md): under the preload shim each
- * process works on its own copy of the runtime after fork, so the parent's close releases its
- * copy. The test is registered but disabled until the runtime can be shared between processes.
+ * Under the preload shim the fork makes the process hand its runtime to a host process that
+ * both then use (shim/README.md): this is the scenario that shows they share one object.
  */
 #include <errno.h>
 #include <fcntl.h>
