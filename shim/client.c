@@ -327,24 +327,45 @@ int shim_host_address(pid_t pid, struct sockaddr_un *addr, socklen_t *len)
 	return 0;
 }
 
-bool shim_client_adopt(int fd, pid_t pid)
+/* A connection to the host that listens for process @pid's files: the socket or -errno. */
+static int host_connect(pid_t pid)
 {
-	struct shim_call c = { .op = SHIM_OP_FDINFO, .a = { fd } };
-	char text[SHIM_OUT_MAX];
 	struct sockaddr_un addr;
 	socklen_t len;
-	int sock;
-	long ret;
+	int sock, err;
 
 	shim_host_address(pid, &addr, &len);
 	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (sock < 0)
-		return false;
-	/* No host listens there: the socket is not a host's file. */
+		return -errno;
 	if (connect(sock, (struct sockaddr *)&addr, len)) {
+		err = -errno;
 		shim_libc()->close(sock);
-		return false;
+		return err;
 	}
+	return sock;
+}
+
+int shim_client_connect(pid_t pid)
+{
+	int sock = host_connect(pid);
+
+	if (sock < 0)
+		return sock;
+	shim_client_start(sock, NULL, 0);
+	return 0;
+}
+
+bool shim_client_adopt(int fd, pid_t pid)
+{
+	struct shim_call c = { .op = SHIM_OP_FDINFO, .a = { fd } };
+	char text[SHIM_OUT_MAX];
+	int sock = host_connect(pid);
+	long ret;
+
+	/* No host listens there: the socket is not a host's file. */
+	if (sock < 0)
+		return false;
 	c.out = text;
 	pthread_mutex_lock(&client_lock);
 	ret = call_locked(sock, &c, -1);

@@ -8,6 +8,10 @@
  * The runtime is created on the first call that needs it, by whichever thread makes it, and
  * has one task that every thread of the process acts as: unshare(CLONE_NEWNET) and setns()
  * therefore move the whole process, where the kernel would move only the calling thread.
+ * NSBPF_HOST in the environment changes where that runtime is: "serve" makes the process hand
+ * it to a host process at once (it is a client from its first call, and other processes can
+ * join: host.c), a process id makes the process a client of the host serving that process.
+ *
  * It is never freed: destructors and atexit handlers of the program and its libraries may
  * still close fds or call bpf() after any destructor of ours would run, and the runtime's
  * worker threads would have to be joined in the middle of exit(). The OS reclaims it all.
@@ -35,6 +39,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -120,17 +125,44 @@ static void shim_fork_child(void)
 	shim_depth--;
 }
 
+static int shim_become_client(struct nsbpf_runtime *rt);
+
+/*
+ * NSBPF_HOST=PID: a client of the host serving process PID, if one does. Returns whether this
+ * process is one now; a host that cannot be reached is said on stderr, and the process gets a
+ * runtime of its own.
+ */
+static bool shim_join_host(const char *host)
+{
+	char *end;
+	long pid = strtol(host, &end, 10);
+	int err;
+
+	if (!*host || *end || pid <= 0 || pid > INT_MAX) {
+		dprintf(2, "nsbpf: NSBPF_HOST=%s: neither \"serve\" nor a process id\n", host);
+		return false;
+	}
+	err = shim_client_connect((pid_t)pid);
+	if (err)
+		dprintf(2, "nsbpf: NSBPF_HOST=%s: no nsbpf host serves that process (%s)\n", host,
+			strerror(-err));
+	return !err;
+}
+
 static void shim_init(void)
 {
 	const struct shim_libc *libc = shim_libc();
+	const char *host = getenv("NSBPF_HOST");
 	struct nsbpf_runtime *rt;
-	int err;
+	int err = 0;
 
 	shim_depth++;
 	shim_ops_init();
 	if (shim_cgroup_mount())
 		libc->statfs(shim_cgroup_mount(), &cgroup_statfs);
 	cgroup_statfs.f_type = CGROUP2_SUPER_MAGIC;
+	if (host && strcmp(host, "serve") && shim_join_host(host))
+		goto out;
 
 	err = nsbpf_runtime_new(NULL, &rt);
 	if (err)
@@ -147,6 +179,8 @@ static void shim_init(void)
 		goto out;
 	}
 	atomic_store(&shim_rt, rt);
+	if (host && !strcmp(host, "serve") && shim_become_client(rt))
+		dprintf(2, "nsbpf: NSBPF_HOST=serve: the host process did not start\n");
 out:
 	shim_init_err = -err;
 	shim_depth--;
@@ -205,6 +239,9 @@ static long shim_call(struct shim_call *c, bool create)
 	if (shim_client_active())
 		return shim_client_call(c);
 	rt = create ? shim_enter() : shim_enter_existing();
+	/* The first call may have made this process a client (NSBPF_HOST). */
+	if (!rt && shim_client_active())
+		return shim_client_call(c);
 	if (!rt)
 		return create ? -errno : SHIM_KERNEL;
 	/* Handed to a host while this thread waited for the fork lock. */
@@ -819,6 +856,8 @@ void shim_set_host(void)
  */
 static int shim_become_client(struct nsbpf_runtime *rt)
 {
+	if (shim_client_active())
+		return 0;
 	int err;
 
 	shim_depth++;

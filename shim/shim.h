@@ -142,6 +142,8 @@ int shim_client_fork(void);
  * the process becomes that host's client. Returns whether it did.
  */
 bool shim_client_adopt(int fd, pid_t pid);
+/* Makes this process a client of the host that listens for process @pid: 0 or -errno. */
+int shim_client_connect(pid_t pid);
 /* The client's record of which fds are the host's files (dups and closes keep it true). */
 bool shim_client_fd_ours(int fd);
 void shim_client_fd_set(int fd, bool ours);

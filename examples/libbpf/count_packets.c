@@ -6,6 +6,9 @@
  *
  * Run as root on a kernel that allows BPF, it talks to the kernel. Run with nsbpf's preload
  * shim (LD_PRELOAD=libnsbpf-preload.so), it talks to nsbpf instead, and needs no privilege.
+ *
+ * With --hold it keeps its program, map and pin until its standard input ends, so that other
+ * processes (bpftool) can look at them meanwhile.
  */
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -42,7 +45,7 @@ static void show_fdinfo(int fd)
 	fclose(f);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	unsigned char packet[64] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1,
 				     0x08, 0x00 };
@@ -118,6 +121,14 @@ int main(void)
 	bpf_map_lookup_elem(pinned_fd, &key, &count);
 	printf("after closing the map's fd, the pin %s still holds it: counter[0] = %llu\n",
 	       PIN_PATH, (unsigned long long)count);
+	if (argc > 1 && !strcmp(argv[1], "--hold")) {
+		char line[64];
+
+		printf("holding them until standard input ends\n");
+		fflush(stdout);
+		while (fgets(line, sizeof(line), stdin))
+			;
+	}
 	unlink(PIN_PATH);
 	rmdir(PIN_DIR);
 	close(pinned_fd);

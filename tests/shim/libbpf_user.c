@@ -19,6 +19,7 @@
 #include <linux/magic.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <spawn.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -507,6 +508,102 @@ static void check_fork_mmap(void)
 	CHECK(!munmap(pv, 4096) && !close(fd));
 }
 
+extern char **environ;
+
+/* Runs @argv with NSBPF_HOST=@host added to our environment; stdout to @out_fd if >= 0. */
+static pid_t spawn_with_host(char *const argv[], const char *host, int out_fd)
+{
+	char **env, var[64];
+	posix_spawn_file_actions_t fa;
+	size_t n = 0, i, j = 0;
+	pid_t pid;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + 2, sizeof(*env));
+	CHECK(env);
+	for (i = 0; i < n; i++)
+		if (strncmp(environ[i], "NSBPF_HOST=", 11))
+			env[j++] = environ[i];
+	snprintf(var, sizeof(var), "NSBPF_HOST=%s", host);
+	env[j] = var;
+	CHECK(!posix_spawn_file_actions_init(&fa));
+	if (out_fd >= 0)
+		CHECK(!posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO));
+	CHECK(!posix_spawn(&pid, argv[0], &fa, NULL, argv, env));
+	posix_spawn_file_actions_destroy(&fa);
+	free(env);
+	return pid;
+}
+
+#define JOIN_PROG "/sys/fs/bpf/shim-join-prog"
+#define JOIN_MAP "/sys/fs/bpf/shim-join-map"
+
+/*
+ * NSBPF_HOST: this process serves its runtime (the test runs it with NSBPF_HOST=serve), and a
+ * process started afterwards, unrelated to it (posix_spawn, a new image), joins it with
+ * NSBPF_HOST=<our pid>: it finds our pins and ids and writes to our map. If bpftool is
+ * installed, it lists our program too.
+ */
+static void check_host_join(void)
+{
+	char self[PATH_MAX], pid_text[16], out[4096] = "";
+	char *join_argv[] = { self, "join", NULL };
+	char *tool_argv[] = { "/usr/sbin/bpftool", "prog", "show", "pinned", JOIN_PROG, NULL };
+	const char *preload;
+	int m, p, status, pipefd[2];
+	__u64 val = 0;
+	__u32 key = 1;
+	ssize_t n, len = 0;
+	pid_t pid;
+
+	CHECK(getenv("NSBPF_HOST") && !strcmp(getenv("NSBPF_HOST"), "serve"));
+	m = bpf_map_create(BPF_MAP_TYPE_HASH, "shim_join", 4, 8, 4, NULL);
+	p = load_prog();
+	CHECK(m >= 0 && p >= 0);
+	CHECK(!bpf_obj_pin(p, JOIN_PROG) && !bpf_obj_pin(m, JOIN_MAP));
+	CHECK(readlink("/proc/self/exe", self, sizeof(self) - 1) > 0);
+	snprintf(pid_text, sizeof(pid_text), "%d", (int)getpid());
+	pid = spawn_with_host(join_argv, pid_text, -1);
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status));
+	CHECK(!bpf_map_lookup_elem(m, &key, &val) && val == 42);
+
+	preload = getenv("LD_PRELOAD");
+	if (!preload || !*preload || access(tool_argv[0], X_OK)) {
+		printf("SKIP: bpftool part (%s)\n", preload && *preload ? "no /usr/sbin/bpftool"
+									 : "not run under LD_PRELOAD");
+		return;
+	}
+	CHECK(!pipe(pipefd));
+	pid = spawn_with_host(tool_argv, pid_text, pipefd[1]);
+	close(pipefd[1]);
+	while ((n = read(pipefd[0], out + len, sizeof(out) - 1 - (size_t)len)) > 0)
+		len += n;
+	close(pipefd[0]);
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status));
+	printf("bpftool prog show pinned %s:\n%s", JOIN_PROG, out);
+	CHECK(strstr(out, "socket_filter") && strstr(out, "name shim_test"));
+}
+
+/* The joining side of check_host_join(), started by it with NSBPF_HOST=<its pid>. */
+static void check_join(void)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), id = 0;
+	int p = bpf_obj_get(JOIN_PROG), m = bpf_obj_get(JOIN_MAP);
+	__u64 val = 42;
+	__u32 key = 1;
+	bool seen = false;
+
+	CHECK(p >= 0 && m >= 0);
+	CHECK(!bpf_obj_get_info_by_fd(p, &info, &len) && !strcmp(info.name, "shim_test"));
+	while (!bpf_prog_get_next_id(id, &id))
+		seen |= id == info.id;
+	CHECK(seen);
+	CHECK(!bpf_map_update_elem(m, &key, &val, BPF_ANY));
+	CHECK(!close(p) && !close(m));
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -526,6 +623,8 @@ static const struct {
 	{ "fork", check_fork },
 	{ "mmap", check_mmap },
 	{ "fork_mmap", check_fork_mmap },
+	{ "host_join", check_host_join },
+	{ "join", check_join },
 };
 
 int main(int argc, char **argv)
