@@ -244,6 +244,58 @@ static void add_fd(struct run *run, int fd)
 	run->open[run->nr_fds++] = true;
 }
 
+/*
+ * The input's user memory is the arena, its read-only page and its guard page, nothing else:
+ * a pointer made of half an arena address and half a random word can name any page of this
+ * process (a thread's heap, a library), and a write the runtime does there, as the kernel
+ * would into its caller's memory, corrupts the fuzzer itself. The runtime acts for a caller
+ * whose memory is that window (the rest reads as unmapped); copies inside it still go through
+ * the runtime's own fault handling, so the read-only and guard pages fault as before.
+ */
+static bool in_window(uint64_t addr, size_t len)
+{
+	uint64_t start = (uintptr_t)arena, end = (uintptr_t)(guard + page_size);
+
+	return addr >= start && addr <= end && len <= end - addr;
+}
+
+static int window_read(void *ctx, void *dst, uint64_t src, size_t len)
+{
+	(void)ctx;
+	return in_window(src, len) ? nsbpf_copy_from_user(dst, (void *)(uintptr_t)src, len)
+				   : -EFAULT;
+}
+
+static int window_write(void *ctx, uint64_t dst, const void *src, size_t len)
+{
+	(void)ctx;
+	return in_window(dst, len) ? nsbpf_copy_to_user((void *)(uintptr_t)dst, src, len)
+				   : -EFAULT;
+}
+
+static long window_read_str(void *ctx, char *dst, uint64_t src, size_t count)
+{
+	uint64_t end = (uintptr_t)(guard + page_size);
+	size_t n;
+	long ret;
+
+	(void)ctx;
+	if (!in_window(src, 0) || src == end)
+		return -EFAULT;
+	n = count < end - src ? count : (size_t)(end - src);
+	ret = nsbpf_strncpy_from_user(dst, (void *)(uintptr_t)src, n);
+	/* no NUL before the window ends: the string runs into unmapped memory */
+	return ret == (long)n && n < count ? -EFAULT : ret;
+}
+
+/* fds, the working directory and mappings are this process's own (NULL ops). */
+static const struct nsbpf_caller_ops window_ops = {
+	.read = window_read,
+	.write = window_write,
+	.read_str = window_read_str,
+};
+static const struct nsbpf_caller window_caller = { .ops = &window_ops };
+
 static void init_once(void)
 {
 	if (arena)
@@ -620,6 +672,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reset_arena();
 	fds_before = count_open_fds();
 	require(nsbpf_runtime_new(NULL, &run.rt) == 0);
+	nsbpf_set_caller(&window_caller);
 
 	while (r.left && nr_ops++ < MAX_OPS) {
 		uint8_t op = rd8(&r);
@@ -632,6 +685,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			do_command(&run, &r, (int)rd32(&r));
 	}
 
+	nsbpf_set_caller(NULL);
 	if (!(nr_ops & 1))
 		for (unsigned int i = 0; i < run.nr_fds; i++)
 			if (run.open[i])

@@ -126,6 +126,11 @@ struct nsbpf_mmap_seg {
 	uint64_t len;
 };
 
+/*
+ * read, write and read_str are required. get_fd/put_fd, getcwd and mmap may be NULL for a
+ * caller that shares them with this process (its fd table, working directory, address space):
+ * a caller confining what memory a command may touch, for instance.
+ */
 struct nsbpf_caller_ops {
 	/* Copies between the caller's memory and ours: 0 or -EFAULT. */
 	int (*read)(void *ctx, void *dst, uint64_t src, size_t len);

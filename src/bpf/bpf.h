@@ -127,6 +127,11 @@ void bpf_uaccess_install(void);
 extern const struct bpf_uaccess bpf_uaccess_user;
 /* The process the calling thread acts for (nsbpf_set_caller()); NULL: this one. */
 extern __thread const struct nsbpf_caller *bpf_caller __attribute__((tls_model("initial-exec")));
+/* Whether fd numbers are the caller's (a caller in another process), not this process's. */
+static inline bool bpf_caller_fds(void)
+{
+	return bpf_caller && bpf_caller->ops->get_fd;
+}
 /* u64 attr fields that hold user pointers */
 static inline void *u64_to_user_ptr(uint64_t v)
 {

@@ -175,7 +175,7 @@ static int bpffs_path_parse(const char *path, struct bpffs_path *p)
 	if (!len)
 		return -ENOENT;
 	if (path[0] != '/') {
-		if (bpf_caller) {
+		if (bpf_caller && bpf_caller->ops->getcwd) {
 			int err = bpf_caller->ops->getcwd(bpf_caller->ctx, cwd, sizeof(cwd));
 
 			if (err)

@@ -665,7 +665,7 @@ int bpf_fd_install(struct bpf_state *st, struct bpf_file *file, bool cloexec)
 	struct bpf_fdtable *fdt = st->fdt;
 	int fd;
 
-	if (bpf_caller)
+	if (bpf_caller_fds())
 		return shared_install(fdt, file, cloexec);
 	fd = fcntl(fdt->anchor, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
 	if (fd < 0) {
@@ -681,7 +681,7 @@ int bpf_fd_reserve(struct bpf_state *st)
 	int fd;
 
 	/* A caller elsewhere gets its number when the file is handed over. */
-	if (bpf_caller)
+	if (bpf_caller_fds())
 		return BPF_FD_RESERVED_REMOTE;
 	fd = fcntl(st->fdt->anchor, F_DUPFD_CLOEXEC, 0);
 	return fd < 0 ? -errno : fd;
@@ -721,7 +721,7 @@ static struct bpf_file *fdtable_get(struct bpf_fdtable *fdt, int fd, bool *cloex
 
 	if (fd < 0)
 		return NULL;
-	if (bpf_caller)
+	if (bpf_caller_fds())
 		return remote_get(fdt, fd, cloexec);
 	pthread_rwlock_rdlock(&fdt->lock);
 	if ((unsigned int)fd < fdt->nr_slots && fdt->slots[fd].file) {
@@ -749,7 +749,7 @@ int bpf_fd_not_ours(struct bpf_state *st, int fd)
 	(void)st;
 	if (fd < 0)
 		return -EBADF;
-	if (!caller)
+	if (!bpf_caller_fds())
 		return fcntl(fd, F_GETFD) >= 0 ? -EINVAL : -EBADF;
 	local = caller->ops->get_fd(caller->ctx, fd, &cloexec);
 	if (local < 0)

@@ -78,7 +78,7 @@ int nsbpf_fd_mmap(struct nsbpf_runtime *rt, void *addr, size_t len, int prot, in
 		err = -EACCES;
 		goto out_put_file;
 	}
-	if (bpf_caller) {
+	if (bpf_caller && bpf_caller->ops->mmap) {
 		err = mmap_for_caller(map, addr, len, prot, flags, off, out);
 		goto out_put_file;
 	}
