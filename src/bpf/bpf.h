@@ -32,6 +32,7 @@
 #include "nsbpf/vm.h"
 
 #include "core/idr.h"
+#include "core/net_namespace.h"
 #include "map.h"
 
 struct bpf_prog;
@@ -79,6 +80,11 @@ struct bpf_state {
 	_Atomic long rcu_pending;  /* deferred releases in flight; teardown waits for 0 */
 	pthread_mutex_t mmap_lock;		 /* protects mappings */
 	struct bpf_user_mapping *mappings; /* live mmap()s of map fds, see mmap.c */
+	/* Programs attached to network namespaces (net_namespace.c). */
+	pthread_mutex_t netns_bpf_mutex; /* attach, detach, update, release, info, pre_exit */
+	struct pernet_operations netns_bpf_ops;
+	unsigned int netns_bpf_id;   /* net_generic() slot of the per-namespace state */
+	_Atomic int sk_lookup_enabled; /* sk_lookup links in any namespace */
 	char *trace_log;	   /* bpf_trace_printk output, see helpers.c */
 	size_t trace_log_len;
 	pthread_mutex_t trace_lock; /* protects trace_log */
@@ -174,6 +180,7 @@ const uint8_t *bpf_prog_tag(const struct bpf_prog *prog);
 void bpf_prog_put(struct bpf_prog *prog);
 uint32_t bpf_prog_id(const struct bpf_prog *prog);
 uint32_t bpf_prog_type(const struct bpf_prog *prog);
+uint32_t bpf_prog_expected_attach_type(const struct bpf_prog *prog);
 /* PROG_LOAD after CHECK_ATTR: a new program with one reference, or a negative errno. */
 int bpf_prog_load(struct bpf_state *st, union bpf_attr *attr, struct bpf_prog **prog);
 /* OBJ_GET_INFO_BY_FD's struct bpf_prog_info, with the kernel's info_len rules. */
@@ -182,6 +189,26 @@ int bpf_prog_get_info_by_fd(struct bpf_state *st, struct bpf_prog *prog,
 /* The lines after the generic ones in /proc/self/fdinfo (prog_type, prog_jited, ...). */
 int bpf_prog_show_fdinfo(const struct bpf_prog *prog, char *buf, size_t size);
 int bpf_prog_test_run(struct bpf_state *st, const union bpf_attr *attr, union bpf_attr *uattr);
+
+/*
+ * Run arrays (prog_array.c, the kernel's bpf_prog_array): the programs one hook runs, in order,
+ * published with rcu_assign_pointer() and read under rcu_read_lock(). An array holds no
+ * references: whoever attached the programs (a link, a direct attachment) holds them, and frees
+ * a replaced array with bpf_prog_array_free(), which waits for the readers.
+ */
+struct bpf_prog_array {
+	uint32_t cnt;
+	struct bpf_prog *progs[];
+};
+
+struct bpf_prog_array *bpf_prog_array_alloc(uint32_t cnt);
+/* Frees @array after a grace period (counted in st->rcu_pending). NULL: nothing. */
+void bpf_prog_array_free(struct bpf_state *st, struct bpf_prog_array *array);
+/*
+ * PROG_QUERY's ids: @cnt u32 slots at @uids get the ids of the first programs, the rest zero;
+ * -ENOSPC when the array has more than @cnt, -EFAULT.
+ */
+int bpf_prog_array_copy_to_user(const struct bpf_prog_array *array, uint64_t uids, uint32_t cnt);
 
 /* BTF objects (btf.c). */
 int bpf_btf_load(struct bpf_state *st, union bpf_attr *attr, struct bpf_btf **btf);

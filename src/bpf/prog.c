@@ -757,6 +757,11 @@ uint32_t bpf_prog_type(const struct bpf_prog *prog)
 	return prog->type;
 }
 
+uint32_t bpf_prog_expected_attach_type(const struct bpf_prog *prog)
+{
+	return prog->expected_attach_type;
+}
+
 struct bpf_prog *bpf_prog_from_fd(struct bpf_state *st, int fd, int *err)
 {
 	struct bpf_file *file = bpf_fd_get(st, fd);

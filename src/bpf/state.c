@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bpf.h"
+#include "bpf-netns.h"
 #include "core/runtime.h"
 
 /*
@@ -54,6 +55,8 @@ static void bpf_state_free(struct nsbpf_runtime *rt, void *state)
 	bpf_mappings_free(st);
 	bpf_fdtable_free(st->fdt);
 	bpffs_free(st->fs);
+	/* links are released by now; what is still attached to a namespace goes here */
+	netns_bpf_exit(st);
 	/*
 	 * Deferred releases still reach st (map_free_id, prog ids); one may queue another (a
 	 * prog array's element drops a program, whose free is deferred too), and a barrier
@@ -98,9 +101,15 @@ static int bpf_state_new(struct nsbpf_runtime *rt, struct bpf_state **stp)
 	st->map_env.obj_ops = &bpf_map_obj_ops_sys;
 	st->map_env.obj_ctx = st;
 	st->map_env.rcu_pending = &st->rcu_pending;
+	err = netns_bpf_init(st);
+	if (err)
+		goto err_free_fs;
 	*stp = st;
 	return 0;
 
+err_free_fs:
+	pthread_mutex_destroy(&st->netns_bpf_mutex);
+	bpffs_free(st->fs);
 err_free_fdt:
 	bpf_fdtable_free(st->fdt);
 err_free_st:

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "bpf.h"
+#include "bpf-netns.h"
 #include "info.h"
 #include "link.h"
 
@@ -1038,9 +1039,42 @@ static bool is_mprog_prog_type(uint32_t ptype)
 }
 
 /*
- * PROG_ATTACH: the syscall-level checks. No attach target exists yet (netns, cgroup and
- * XDP come with their own files), so every program that gets this far is -EINVAL, the
- * kernel's answer for a type without a target.
+ * bpf_prog_attach_check_attach_type: whether @prog may go to @attach_type. Programs whose
+ * expected_attach_type chooses their hook must match it; the others must be of the type the
+ * attach type takes. 0 or -EINVAL.
+ */
+static int bpf_prog_attach_check_attach_type(const struct bpf_prog *prog, uint32_t attach_type)
+{
+	switch (bpf_prog_type(prog)) {
+	case BPF_PROG_TYPE_CGROUP_SOCK:
+	case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
+	case BPF_PROG_TYPE_CGROUP_SOCKOPT:
+	case BPF_PROG_TYPE_SK_LOOKUP:
+		return attach_type == bpf_prog_expected_attach_type(prog) ? 0 : -EINVAL;
+	case BPF_PROG_TYPE_EXT:
+		return 0;
+	default:
+		return attach_type_to_prog_type(attach_type) == bpf_prog_type(prog) ? 0 : -EINVAL;
+	}
+}
+
+/* bpf_prog_get_type: the program behind @fd if it is of @ptype (-EBADF, -EINVAL). */
+static struct bpf_prog *bpf_prog_get_type(struct bpf_state *st, int fd, uint32_t ptype, int *err)
+{
+	struct bpf_prog *prog = bpf_prog_from_fd(st, fd, err);
+
+	if (prog && bpf_prog_type(prog) != ptype) {
+		bpf_prog_put(prog);
+		*err = -EINVAL;
+		return NULL;
+	}
+	return prog;
+}
+
+/*
+ * PROG_ATTACH: the syscall-level checks, then the target of the program's type. Network
+ * namespaces take the flow dissector; every other type (sk_lookup and XDP included: links
+ * only) is -EINVAL until its target exists.
  */
 static int bpf_cmd_prog_attach(struct bpf_state *st, union bpf_attr *attr, union bpf_attr *uattr)
 {
@@ -1055,32 +1089,53 @@ static int bpf_cmd_prog_attach(struct bpf_state *st, union bpf_attr *attr, union
 	    attr->attach_flags &
 		    ~(BPF_F_ALLOW_OVERRIDE | BPF_F_ALLOW_MULTI | BPF_F_REPLACE | BPF_F_PREORDER))
 		return -EINVAL;
-	prog = bpf_prog_from_fd(st, (int)attr->attach_bpf_fd, &err);
+	prog = bpf_prog_get_type(st, (int)attr->attach_bpf_fd, ptype, &err);
 	if (!prog)
 		return err;
-	/* a program of another type, or (for now) any program: no target takes it */
-	bpf_prog_put(prog);
-	return -EINVAL;
+	/* any reason is -EINVAL here (LINK_CREATE passes the reason on) */
+	if (bpf_prog_attach_check_attach_type(prog, attr->attach_type)) {
+		bpf_prog_put(prog);
+		return -EINVAL;
+	}
+	switch (ptype) {
+	case BPF_PROG_TYPE_FLOW_DISSECTOR:
+		err = netns_bpf_prog_attach(st, attr, prog);
+		break;
+	default:
+		err = -EINVAL;
+		break;
+	}
+	if (err)
+		bpf_prog_put(prog);
+	return err;
 }
 
 static int bpf_cmd_prog_detach(struct bpf_state *st, union bpf_attr *attr, union bpf_attr *uattr)
 {
 	uint32_t ptype = attach_type_to_prog_type(attr->attach_type);
 
-	(void)st;
 	(void)uattr;
 	if (!is_mprog_prog_type(ptype) && attr->attach_flags)
 		return -EINVAL;
-	return -EINVAL; /* no attach target of any type yet */
+	switch (ptype) {
+	case BPF_PROG_TYPE_FLOW_DISSECTOR:
+		return netns_bpf_prog_detach(st, attr);
+	default:
+		return -EINVAL;
+	}
 }
 
 static int bpf_cmd_prog_query(struct bpf_state *st, union bpf_attr *attr, union bpf_attr *uattr)
 {
-	(void)st;
-	(void)uattr;
 	if (attr->query.query_flags & ~BPF_F_QUERY_EFFECTIVE)
 		return -EINVAL;
-	return -EINVAL; /* no attach target of any type yet */
+	switch (attr->query.attach_type) {
+	case BPF_FLOW_DISSECTOR:
+	case BPF_SK_LOOKUP:
+		return netns_bpf_prog_query(st, attr, uattr);
+	default:
+		return -EINVAL;
+	}
 }
 
 static int bpf_cmd_link_create(struct bpf_state *st, union bpf_attr *attr, union bpf_attr *uattr)
@@ -1101,8 +1156,21 @@ static int bpf_cmd_link_create(struct bpf_state *st, union bpf_attr *attr, union
 	prog = bpf_prog_from_fd(st, (int)attr->link_create.prog_fd, &err);
 	if (!prog)
 		return err;
-	err = -EINVAL; /* no link type of any program type yet */
-	bpf_prog_put(prog);
+	err = bpf_prog_attach_check_attach_type(prog, attr->link_create.attach_type);
+	if (err)
+		goto out_put_prog;
+	switch (bpf_prog_type(prog)) {
+	case BPF_PROG_TYPE_FLOW_DISSECTOR:
+	case BPF_PROG_TYPE_SK_LOOKUP:
+		err = netns_bpf_link_create(st, attr, prog);
+		break;
+	default:
+		err = -EINVAL;
+		break;
+	}
+out_put_prog:
+	if (err < 0)
+		bpf_prog_put(prog);
 	return err;
 }
 

@@ -32,9 +32,9 @@
 #define MAX_FDS 4096
 
 /* Symbolic names given so far: ids[kind][i] is the object named <letter><i+1>. */
-static __u32 ids[4][MAX_SYMS];
-static unsigned int nr_ids[4];
-static const char id_letter[4] = { 'P', 'M', 'L', 'B' };
+static __u32 ids[TR_NR_KINDS][MAX_SYMS];
+static unsigned int nr_ids[TR_NR_KINDS];
+static const char id_letter[TR_NR_KINDS] = { 'P', 'M', 'L', 'B', 'N' };
 
 /* fd_sym[fd] is n for an fd number printed as Fn, 0 if never printed. */
 static unsigned int fd_sym[MAX_FDS];
@@ -386,6 +386,7 @@ static const struct {
 	enum tr_kind kind;
 } fdinfo_ids[] = {
 	{ "prog_id", TR_PROG }, { "map_id", TR_MAP }, { "link_id", TR_LINK }, { "btf_id", TR_BTF },
+	{ "netns_ino", TR_NETNS },
 };
 
 void tr_fdinfo(int fd)

@@ -25,6 +25,8 @@ enum tr_kind {
 	TR_MAP,
 	TR_LINK,
 	TR_BTF,
+	TR_NETNS, /* a network namespace, by inode number (N1, N2 ...) */
+	TR_NR_KINDS,
 };
 
 /*
