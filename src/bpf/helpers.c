@@ -455,6 +455,31 @@ const struct nsbpf_vm_prog *bpf_tail_call_target(struct nsbpf_vm_run *run, uint6
 	return target->vm;
 }
 
+/* ---- Flow dissector ----------------------------------------------------------------- */
+
+/*
+ * bpf_skb_load_bytes of a flow dissector (bpf_flow_dissector_load_bytes): bytes of the packet
+ * from the skb. Without an skb (a test run), or past the packet, the buffer is cleared and the
+ * result is -EFAULT, as the kernel's.
+ */
+static u64 bpf_flow_dissector_load_bytes(u64 r1, u64 r2, u64 r3, u64 r4, u64 r5,
+					 struct nsbpf_vm_run *run)
+{
+	const struct bpf_flow_dissector_ctx *ctx = (const void *)(uintptr_t)r1;
+	uint32_t offset = (uint32_t)r2, len = (uint32_t)r4;
+	void *to = (void *)(uintptr_t)r3;
+
+	(void)r5;
+	if (!mem_arg(run, r1, sizeof(*ctx), NSBPF_VM_READ) || !mem_arg(run, r3, len, NSBPF_VM_RW))
+		return (u64)-EFAULT;
+	if (offset > 0xffff || !ctx->has_skb || offset + (u64)len > ctx->skb.data_end - ctx->skb.data) {
+		memset(to, 0, len);
+		return (u64)-EFAULT;
+	}
+	memcpy(to, (const uint8_t *)(uintptr_t)ctx->skb.data + offset, len);
+	return 0;
+}
+
 /* ---- The tables ----------------------------------------------------------------------- */
 
 /*
@@ -485,7 +510,13 @@ const struct nsbpf_vm_prog *bpf_tail_call_target(struct nsbpf_vm_run *run, uint6
 #define HELPER_ENTRY(id, fn, kind)                                                       \
 	[id] = { fn, #fn, NSBPF_VM_HELPER_##kind },
 
+#define BPF_FLOW_DISSECTOR_HELPERS(X)                                                    \
+	X(BPF_FUNC_skb_load_bytes, bpf_flow_dissector_load_bytes, PLAIN)
+
 static const struct nsbpf_vm_helper base_helpers[] = { BPF_BASE_HELPERS(HELPER_ENTRY) };
+static const struct nsbpf_vm_helper flow_dissector_helpers[] = {
+	BPF_BASE_HELPERS(HELPER_ENTRY) BPF_FLOW_DISSECTOR_HELPERS(HELPER_ENTRY)
+};
 static const struct nsbpf_vm_helper task_helpers[] = { BPF_BASE_HELPERS(HELPER_ENTRY)
 							       BPF_TASK_HELPERS(HELPER_ENTRY) };
 #undef HELPER_ENTRY
@@ -512,6 +543,10 @@ static const uint32_t task_prog_types[] = {
 
 const struct nsbpf_vm_helper *bpf_prog_type_helpers(uint32_t type, uint32_t *nr_helpers)
 {
+	if (type == BPF_PROG_TYPE_FLOW_DISSECTOR) {
+		*nr_helpers = sizeof(flow_dissector_helpers) / sizeof(flow_dissector_helpers[0]);
+		return flow_dissector_helpers;
+	}
 	for (size_t i = 0; i < sizeof(task_prog_types) / sizeof(task_prog_types[0]); i++) {
 		if (task_prog_types[i] == type) {
 			*nr_helpers = sizeof(task_helpers) / sizeof(task_helpers[0]);

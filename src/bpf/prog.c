@@ -71,6 +71,15 @@ static const struct bpf_ctx_desc skb_ctx = {
 	.nr_ptr_fields = 3,
 };
 
+/* Read-only, and only data and data_end are 32-bit pointers (flow_keys is a real one). */
+static const struct bpf_ctx_desc flow_dissector_ctx = {
+	.size = sizeof(struct __sk_buff),
+	.alloc = sizeof(struct bpf_flow_dissector_ctx),
+	.ptr_fields = skb_ptr_fields,
+	.nr_ptr_fields = 2,
+	.read_only = true,
+};
+
 /* Contexts without 32-bit pointers: only bounds and alignment are checked. */
 #define PLAIN_CTX(name, type)                                                            \
 	static const struct bpf_ctx_desc name = { .size = sizeof(type), .alloc = sizeof(type) }
@@ -114,11 +123,13 @@ static const struct bpf_prog_type_desc prog_types[] = {
 		  AT(BPF_CGROUP_UNIX_SENDMSG_) | AT(BPF_CGROUP_UDP4_RECVMSG) |
 		  AT(BPF_CGROUP_UDP6_RECVMSG) | AT(BPF_CGROUP_UNIX_RECVMSG_),
 	  0, &sock_addr_ctx, NULL },
-	{ BPF_PROG_TYPE_FLOW_DISSECTOR, "flow_dissector", 0, 0, &skb_ctx, NULL },
+	{ BPF_PROG_TYPE_FLOW_DISSECTOR, "flow_dissector", 0, 0, &flow_dissector_ctx,
+	  bpf_prog_test_run_flow_dissector },
 	{ BPF_PROG_TYPE_CGROUP_SYSCTL, "cgroup_sysctl", 0, 0, &sysctl_ctx, NULL },
 	{ BPF_PROG_TYPE_CGROUP_SOCKOPT, "cgroup_sockopt",
 	  AT(BPF_CGROUP_SETSOCKOPT) | AT(BPF_CGROUP_GETSOCKOPT), 0, &sockopt_ctx, NULL },
-	{ BPF_PROG_TYPE_SK_LOOKUP, "sk_lookup", AT(BPF_SK_LOOKUP), 0, &sk_lookup_ctx, NULL },
+	{ BPF_PROG_TYPE_SK_LOOKUP, "sk_lookup", AT(BPF_SK_LOOKUP), 0, &sk_lookup_ctx,
+	  bpf_prog_test_run_sk_lookup },
 };
 #undef AT
 

@@ -48,6 +48,16 @@ struct bpf_skb_ctx {
 	uint64_t data_meta;
 };
 
+/*
+ * A flow dissector's context: the __sk_buff view it may read (data, data_end, and flow_keys,
+ * a real pointer in the uapi struct's 64-bit field), and whether an skb backs the packet:
+ * bpf_skb_load_bytes needs one, and a test run, like the kernel's eth_get_headlen, has none.
+ */
+struct bpf_flow_dissector_ctx {
+	struct bpf_skb_ctx skb;
+	bool has_skb;
+};
+
 /* The context of one program type: its size and how loads and stores of it are checked. */
 struct bpf_ctx_desc {
 	uint32_t size;	/* what the program may touch: sizeof the uapi struct */
@@ -200,6 +210,10 @@ const struct nsbpf_vm_prog *bpf_tail_call_target(struct nsbpf_vm_run *run, uint6
 /* test_run.c: the PROG_TEST_RUN handlers of the types' table. */
 int bpf_prog_test_run_xdp(struct bpf_state *st, struct bpf_prog *prog,
 			  const union bpf_attr *attr, union bpf_attr *uattr);
+int bpf_prog_test_run_flow_dissector(struct bpf_state *st, struct bpf_prog *prog,
+				     const union bpf_attr *attr, union bpf_attr *uattr);
+int bpf_prog_test_run_sk_lookup(struct bpf_state *st, struct bpf_prog *prog,
+				const union bpf_attr *attr, union bpf_attr *uattr);
 int bpf_prog_test_run_skb(struct bpf_state *st, struct bpf_prog *prog,
 			  const union bpf_attr *attr, union bpf_attr *uattr);
 

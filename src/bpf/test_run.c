@@ -402,3 +402,192 @@ out_free_data:
 	free(data);
 	return err;
 }
+
+/* verify_user_bpf_flow_keys: of the caller's flow keys only `flags` may be set. */
+static int verify_user_bpf_flow_keys(const struct bpf_flow_keys *keys)
+{
+	if (!range_is_zero(keys, 0, offsetof(struct bpf_flow_keys, flags)) ||
+	    !range_is_zero(keys, offsetofend(struct bpf_flow_keys, flags), sizeof(*keys)))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * bpf_prog_test_run_flow_dissector: the program dissects the caller's frame from its network
+ * header (after Ethernet), as bpf_flow_dissect() runs it: the keys start zeroed with the
+ * protocol and offsets filled in, and the offsets the program leaves are clamped to the frame.
+ * The keys are the output data.
+ */
+int bpf_prog_test_run_flow_dissector(struct bpf_state *st, struct bpf_prog *prog,
+				     const union bpf_attr *attr, union bpf_attr *uattr)
+{
+	uint32_t size = attr->test.data_size_in, retval = 0, duration = 0, flags = 0;
+	struct bpf_flow_dissector_ctx *fctx = NULL;
+	struct nsbpf_vm_run *run = NULL;
+	struct bpf_flow_keys *keys = NULL, *user_ctx;
+	uint16_t proto;
+	uint8_t *data;
+	int err;
+
+	(void)st;
+	if (attr->test.flags || attr->test.cpu || attr->test.batch_size)
+		return -EINVAL;
+	if (size < ETH_HLEN)
+		return -EINVAL;
+	err = bpf_test_init(attr, size, size, 0, 0, &data);
+	if (err)
+		return err;
+	err = bpf_ctx_init(attr, sizeof(struct bpf_flow_keys), (void **)&user_ctx);
+	if (err)
+		goto out_free_data;
+	if (user_ctx) {
+		err = verify_user_bpf_flow_keys(user_ctx);
+		if (err)
+			goto out_free_ctx;
+		flags = user_ctx->flags;
+	}
+
+	err = -ENOMEM;
+	fctx = calloc(1, sizeof(*fctx));
+	keys = malloc(sizeof(*keys));
+	run = malloc(sizeof(*run));
+	if (!fctx || !keys || !run)
+		goto out_free_run;
+	memcpy(&proto, data + 12, sizeof(proto)); /* h_proto, network order as it stays */
+	fctx->skb.data = (uintptr_t)data;
+	fctx->skb.data_end = (uintptr_t)data + size;
+	fctx->skb.skb.flow_keys = keys;
+	fctx->has_skb = false;
+	nsbpf_vm_run_init(run);
+	if (nsbpf_vm_run_add_region(run, fctx, sizeof(*fctx), NSBPF_VM_READ) ||
+	    nsbpf_vm_run_add_region(run, keys, sizeof(*keys), NSBPF_VM_RW) ||
+	    nsbpf_vm_run_add_region(run, data, size, NSBPF_VM_READ))
+		goto out_free_run;
+
+	/* bpf_flow_dissect(), `repeat` times: the keys start over at each run */
+	{
+		uint64_t start = now_ns(), ret = 0, spent;
+		uint32_t repeat = attr->test.repeat ? attr->test.repeat : 1;
+
+		err = 0;
+		for (uint32_t i = 0; i < repeat && !err; i++) {
+			memset(keys, 0, sizeof(*keys));
+			keys->n_proto = proto;
+			keys->nhoff = ETH_HLEN;
+			keys->thoff = ETH_HLEN;
+			keys->flags = flags;
+			err = bpf_prog_run(prog, run, fctx, &ret);
+			if (keys->nhoff < ETH_HLEN)
+				keys->nhoff = ETH_HLEN;
+			if (keys->nhoff > size)
+				keys->nhoff = (uint16_t)size;
+			if (keys->thoff < keys->nhoff)
+				keys->thoff = keys->nhoff;
+			if (keys->thoff > size)
+				keys->thoff = (uint16_t)size;
+		}
+		spent = (now_ns() - start) / repeat;
+		retval = (uint32_t)ret;
+		duration = spent > UINT32_MAX ? UINT32_MAX : (uint32_t)spent;
+	}
+	if (err)
+		goto out_free_run;
+	err = bpf_test_finish(attr, uattr, keys, sizeof(*keys), retval, duration);
+	if (!err)
+		err = bpf_ctx_finish(attr, uattr, user_ctx, sizeof(struct bpf_flow_keys));
+
+out_free_run:
+	free(run);
+	free(keys);
+	free(fctx);
+out_free_ctx:
+	free(user_ctx);
+out_free_data:
+	free(data);
+	return err;
+}
+
+/*
+ * BPF_PROG_SK_LOOKUP_RUN_ARRAY for one program: every program runs; one that passes with a
+ * socket selected replaces the selection, and the verdict is SK_PASS if all passed or a
+ * socket was selected. Without sockets here nothing can be selected, so it is SK_PASS exactly
+ * when the program passed.
+ */
+static uint32_t sk_lookup_verdict(uint64_t ret)
+{
+	return ret == SK_PASS ? SK_PASS : SK_DROP;
+}
+
+/*
+ * bpf_prog_test_run_sk_lookup: the program sees the lookup the caller's struct bpf_sk_lookup
+ * describes (no packet data); the cookie of the socket it selected comes back in it.
+ */
+int bpf_prog_test_run_sk_lookup(struct bpf_state *st, struct bpf_prog *prog,
+				const union bpf_attr *attr, union bpf_attr *uattr)
+{
+	uint32_t retval = 0, duration = 0;
+	struct bpf_sk_lookup *user_ctx = NULL, *ctx = NULL;
+	struct nsbpf_vm_run *run = NULL;
+	int err;
+
+	(void)st;
+	if (attr->test.flags || attr->test.cpu || attr->test.batch_size)
+		return -EINVAL;
+	if (attr->test.data_in || attr->test.data_size_in || attr->test.data_out ||
+	    attr->test.data_size_out)
+		return -EINVAL;
+	err = bpf_ctx_init(attr, sizeof(*user_ctx), (void **)&user_ctx);
+	if (err)
+		return err;
+	if (!user_ctx)
+		return -EINVAL;
+	err = -EINVAL;
+	if (user_ctx->sk)
+		goto out;
+	if (!range_is_zero(user_ctx, offsetofend(struct bpf_sk_lookup, local_port),
+			   sizeof(*user_ctx)))
+		goto out;
+	if (user_ctx->local_port > UINT16_MAX) {
+		err = -ERANGE;
+		goto out;
+	}
+	if (user_ctx->family != AF_INET && user_ctx->family != AF_INET6) {
+		err = -EAFNOSUPPORT;
+		goto out;
+	}
+
+	err = -ENOMEM;
+	ctx = calloc(1, sizeof(*ctx));
+	run = malloc(sizeof(*run));
+	if (!ctx || !run)
+		goto out;
+	/* what bpf_sk_lookup_kern keeps, as the program reads it */
+	ctx->family = (uint16_t)user_ctx->family;
+	ctx->protocol = (uint16_t)user_ctx->protocol;
+	ctx->remote_port = user_ctx->remote_port;
+	ctx->local_port = (uint16_t)user_ctx->local_port;
+	if (ctx->family == AF_INET) {
+		ctx->remote_ip4 = user_ctx->remote_ip4;
+		ctx->local_ip4 = user_ctx->local_ip4;
+	} else {
+		memcpy(ctx->remote_ip6, user_ctx->remote_ip6, sizeof(ctx->remote_ip6));
+		memcpy(ctx->local_ip6, user_ctx->local_ip6, sizeof(ctx->local_ip6));
+	}
+	nsbpf_vm_run_init(run);
+	err = -ENOMEM;
+	if (nsbpf_vm_run_add_region(run, ctx, sizeof(*ctx), NSBPF_VM_READ))
+		goto out;
+	err = bpf_test_run(prog, run, ctx, attr->test.repeat, &retval, &duration);
+	if (err)
+		goto out;
+	retval = sk_lookup_verdict(retval);
+	user_ctx->cookie = 0;
+	err = bpf_test_finish(attr, uattr, NULL, 0, retval, duration);
+	if (!err)
+		err = bpf_ctx_finish(attr, uattr, user_ctx, sizeof(*user_ctx));
+out:
+	free(run);
+	free(ctx);
+	free(user_ctx);
+	return err;
+}
