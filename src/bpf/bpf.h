@@ -70,6 +70,7 @@ struct bpf_file {
 /* The BPF subsystem of one runtime: the kernel's globals of kernel/bpf made per instance. */
 struct bpf_state {
 	struct nsbpf_runtime *rt; /* no reference: the runtime owns us */
+	_Atomic bool ready;	  /* published and registered (bpf_state_get()) */
 	/* Protects the four id spaces (the kernel's prog_idr_lock, map_idr_lock, ...). */
 	pthread_mutex_t idr_lock;
 	struct idr prog_idr, map_idr, link_idr, btf_idr;
@@ -194,7 +195,8 @@ int bpf_prog_test_run(struct bpf_state *st, const union bpf_attr *attr, union bp
  * Run arrays (prog_array.c, the kernel's bpf_prog_array): the programs one hook runs, in order,
  * published with rcu_assign_pointer() and read under rcu_read_lock(). An array holds no
  * references: whoever attached the programs (a link, a direct attachment) holds them, and frees
- * a replaced array with bpf_prog_array_free(), which waits for the readers.
+ * a replaced array with bpf_prog_array_free(), which waits for the readers. A NULL slot (a
+ * program taken out in place when no memory was left for a new array) is skipped.
  */
 struct bpf_prog_array {
 	uint32_t cnt;
@@ -202,6 +204,8 @@ struct bpf_prog_array {
 };
 
 struct bpf_prog_array *bpf_prog_array_alloc(uint32_t cnt);
+/* The programs in @array (NULL slots left out). */
+uint32_t bpf_prog_array_length(const struct bpf_prog_array *array);
 /* Frees @array after a grace period (counted in st->rcu_pending). NULL: nothing. */
 void bpf_prog_array_free(struct bpf_state *st, struct bpf_prog_array *array);
 /*

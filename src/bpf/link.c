@@ -288,9 +288,13 @@ int bpf_link_get_info_by_fd(struct bpf_state *st, struct bpf_link *link,
 
 	info_p->type = link->type;
 	info_p->id = link->id;
+	/* an update may put the program meanwhile: its free waits for this read section */
+	bpf_rcu_thread_online();
+	rcu_read_lock();
 	prog = atomic_load(&link->prog);
 	if (prog)
 		info_p->prog_id = bpf_prog_id(prog);
+	rcu_read_unlock();
 	if (link->ops->fill_link_info) {
 		err = link->ops->fill_link_info(link, info_p);
 		if (err)
@@ -322,8 +326,13 @@ static void link_printf(char *buf, size_t size, size_t *len, const char *fmt, ..
 
 int bpf_link_show_fdinfo(const struct bpf_link *link, char *buf, size_t size)
 {
-	struct bpf_prog *prog = atomic_load(&link->prog);
+	struct bpf_prog *prog;
 	size_t len = 0;
+
+	/* an update may put the program meanwhile: its free waits for this read section */
+	bpf_rcu_thread_online();
+	rcu_read_lock();
+	prog = atomic_load(&link->prog);
 
 	if ((size_t)link->type < ARRAY_SIZE(bpf_link_type_names) && bpf_link_type_names[link->type])
 		link_printf(buf, size, &len, "link_type:\t%s\n", bpf_link_type_names[link->type]);
@@ -340,6 +349,7 @@ int bpf_link_show_fdinfo(const struct bpf_link *link, char *buf, size_t size)
 		link_printf(buf, size, &len, "prog_tag:\t%s\nprog_id:\t%u\n", hex,
 			    bpf_prog_id(prog));
 	}
+	rcu_read_unlock();
 	if (link->ops->show_fdinfo) {
 		size_t room = len < size ? size - len : 0;
 		int n = link->ops->show_fdinfo(link, room ? buf + len : NULL, room);

@@ -175,14 +175,11 @@ static void bpf_netns_link_release(struct bpf_link *link)
 	array = bpf_prog_array_alloc(cnt);
 	if (!array) {
 		/*
-		 * No memory for a new array: take the program out of the old one in place (the
-		 * kernel's bpf_prog_array_delete_safe_at), shifting the rest; readers see either.
+		 * No memory for a new array: empty the program's slot in the old one (the
+		 * kernel's bpf_prog_array_delete_safe_at), which readers skip.
 		 */
-		uint32_t i;
-
-		for (i = (uint32_t)idx; i + 1 < old->cnt; i++)
-			__atomic_store_n(&old->progs[i], old->progs[i + 1], __ATOMIC_RELEASE);
-		__atomic_store_n(&old->cnt, old->cnt - 1, __ATOMIC_RELEASE);
+		if (idx >= 0 && (uint32_t)idx < old->cnt)
+			__atomic_store_n(&old->progs[idx], NULL, __ATOMIC_RELEASE);
 		goto out_unlock;
 	}
 	fill_prog_array(nb, type, array);
@@ -344,7 +341,7 @@ int netns_bpf_prog_query(struct bpf_state *st, const union bpf_attr *attr, union
 	pthread_mutex_lock(&st->netns_bpf_mutex);
 	run_array = rcu_dereference_protected(net_bpf(st, net)->run_array[type]);
 	if (run_array)
-		prog_cnt = run_array->cnt;
+		prog_cnt = bpf_prog_array_length(run_array);
 	/* the count is written first: it is the true total even when the ids do not fit */
 	if (copy_to_user(&uattr->query.attach_flags, &flags, sizeof(flags)) ||
 	    copy_to_user(&uattr->query.prog_cnt, &prog_cnt, sizeof(prog_cnt)))

@@ -25,6 +25,15 @@ struct bpf_prog_array *bpf_prog_array_alloc(uint32_t cnt)
 	return array;
 }
 
+uint32_t bpf_prog_array_length(const struct bpf_prog_array *array)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < array->cnt; i++)
+		n += __atomic_load_n(&array->progs[i], __ATOMIC_ACQUIRE) != NULL;
+	return n;
+}
+
 static void prog_array_free_rcu(struct rcu_head *head)
 {
 	struct prog_array_free_rcu *p = caa_container_of(head, struct prog_array_free_rcu, rcu);
@@ -57,13 +66,18 @@ void bpf_prog_array_free(struct bpf_state *st, struct bpf_prog_array *array)
 
 int bpf_prog_array_copy_to_user(const struct bpf_prog_array *array, uint64_t uids, uint32_t cnt)
 {
-	uint32_t i, id;
+	uint32_t i, j = 0, id;
 
 	/* the kernel fills every slot it was given: ids first, then zeros */
 	for (i = 0; i < cnt; i++) {
-		id = i < array->cnt ? bpf_prog_id(array->progs[i]) : 0;
+		struct bpf_prog *prog = NULL;
+
+		while (j < array->cnt && !(prog = __atomic_load_n(&array->progs[j++],
+								 __ATOMIC_ACQUIRE)))
+			;
+		id = prog ? bpf_prog_id(prog) : 0;
 		if (copy_to_user(u64_to_user_ptr(uids + (uint64_t)i * sizeof(id)), &id, sizeof(id)))
 			return -EFAULT;
 	}
-	return array->cnt > cnt ? -ENOSPC : 0;
+	return bpf_prog_array_length(array) > cnt ? -ENOSPC : 0;
 }

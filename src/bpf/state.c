@@ -46,17 +46,9 @@ static uint32_t bpf_nr_possible_cpus(void)
 	return n > 0 ? (uint32_t)n : 1;
 }
 
-static void bpf_state_free(struct nsbpf_runtime *rt, void *state)
+/* What bpf_state_new() made, freed: the runtime's objects are gone by now. */
+static void bpf_state_free_unregistered(struct bpf_state *st)
 {
-	struct bpf_state *st = state;
-
-	(void)rt;
-	/* mappings, fds and pins first: they drop the last references of most objects */
-	bpf_mappings_free(st);
-	bpf_fdtable_free(st->fdt);
-	bpffs_free(st->fs);
-	/* links are released by now; what is still attached to a namespace goes here */
-	netns_bpf_exit(st);
 	/*
 	 * Deferred releases still reach st (map_free_id, prog ids); one may queue another (a
 	 * prog array's element drops a program, whose free is deferred too), and a barrier
@@ -75,6 +67,21 @@ static void bpf_state_free(struct nsbpf_runtime *rt, void *state)
 	free(st->trace_log);
 	free(st);
 }
+
+static void bpf_state_free(struct nsbpf_runtime *rt, void *state)
+{
+	struct bpf_state *st = state;
+
+	(void)rt;
+	/* mappings, fds and pins first: they drop the last references of most objects */
+	bpf_mappings_free(st);
+	bpf_fdtable_free(st->fdt);
+	bpffs_free(st->fs);
+	/* links are released by now; what is still attached to a namespace goes here */
+	netns_bpf_exit(st);
+	bpf_state_free_unregistered(st);
+}
+
 
 static int bpf_state_new(struct nsbpf_runtime *rt, struct bpf_state **stp)
 {
@@ -101,15 +108,9 @@ static int bpf_state_new(struct nsbpf_runtime *rt, struct bpf_state **stp)
 	st->map_env.obj_ops = &bpf_map_obj_ops_sys;
 	st->map_env.obj_ctx = st;
 	st->map_env.rcu_pending = &st->rcu_pending;
-	err = netns_bpf_init(st);
-	if (err)
-		goto err_free_fs;
 	*stp = st;
 	return 0;
 
-err_free_fs:
-	pthread_mutex_destroy(&st->netns_bpf_mutex);
-	bpffs_free(st->fs);
 err_free_fdt:
 	bpf_fdtable_free(st->fdt);
 err_free_st:
@@ -122,22 +123,38 @@ struct bpf_state *bpf_state_peek(struct nsbpf_runtime *rt)
 	return __atomic_load_n(&rt->bpf.state, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * Creating a state is serialised, across runtimes (it happens once per runtime): the state is
+ * published before it registers its pernet operations, whose callbacks find it through the
+ * runtime, and it is ready only after, so that no command meets a namespace without its
+ * per-namespace data and no state made in vain unregisters operations the kept one relies on.
+ */
+static pthread_mutex_t bpf_state_create_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct bpf_state *bpf_state_get(struct nsbpf_runtime *rt)
 {
-	struct bpf_state *st = bpf_state_peek(rt), *expected = NULL;
+	struct bpf_state *st = bpf_state_peek(rt);
 
-	if (st)
+	if (st && atomic_load_explicit(&st->ready, memory_order_acquire))
 		return st;
-	if (bpf_state_new(rt, &st))
-		return NULL;
-	/* The free hook is set before the state is published, and never changes. */
-	rt->bpf.free = bpf_state_free;
-	if (!__atomic_compare_exchange_n(&rt->bpf.state, (void **)&expected, st, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		/* another thread won: ours was never seen */
-		bpf_state_free(rt, st);
-		return expected;
+	pthread_mutex_lock(&bpf_state_create_lock);
+	st = bpf_state_peek(rt);
+	if (!st && !bpf_state_new(rt, &st)) {
+		/* The free hook is set before the state is published, and never changes. */
+		rt->bpf.free = bpf_state_free;
+		__atomic_store_n(&rt->bpf.state, st, __ATOMIC_RELEASE);
+		if (netns_bpf_init(st)) {
+			__atomic_store_n(&rt->bpf.state, NULL, __ATOMIC_RELEASE);
+			rt->bpf.free = NULL;
+			bpf_fdtable_free(st->fdt);
+			bpffs_free(st->fs);
+			bpf_state_free_unregistered(st);
+			st = NULL;
+		} else {
+			atomic_store_explicit(&st->ready, true, memory_order_release);
+		}
 	}
+	pthread_mutex_unlock(&bpf_state_create_lock);
 	return st;
 }
 

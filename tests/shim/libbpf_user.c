@@ -18,8 +18,11 @@
 #include <linux/filter.h>
 #include <linux/magic.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +75,15 @@ static int load_prog(void)
 static __u32 prog_id(int fd)
 {
 	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	CHECK(!bpf_obj_get_info_by_fd(fd, &info, &len));
+	return info.id;
+}
+
+static __u32 map_id(int fd)
+{
+	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 
 	CHECK(!bpf_obj_get_info_by_fd(fd, &info, &len));
@@ -508,6 +520,84 @@ static void check_fork_mmap(void)
 	CHECK(!munmap(pv, 4096) && !close(fd));
 }
 
+/* Threads updating a map while the process forks: the fork waits for no call to finish. */
+struct stress_thread {
+	int map_fd;
+	__u32 base;
+	_Atomic int *stop;
+	unsigned long done;
+};
+
+static void *stress_updates(void *arg)
+{
+	struct stress_thread *t = arg;
+	__u64 val;
+	__u32 key;
+
+	while (!atomic_load(t->stop)) {
+		key = t->base + (__u32)(t->done % 100);
+		val = key;
+		CHECK(!bpf_map_update_elem(t->map_fd, &key, &val, BPF_ANY));
+		t->done++;
+	}
+	return NULL;
+}
+
+/*
+ * Many processes on one runtime: threads keep updating a map while the process forks 16
+ * children, each of which writes its own keys and exits, one of them killed in the middle of
+ * its calls; every key of the children that finished is there, and the map goes when the last
+ * fd anywhere is closed.
+ */
+static void check_fork_stress(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "shim_stress", 4, 8, 4096, &opts), status, i;
+	struct stress_thread threads[2];
+	pthread_t tids[2];
+	_Atomic int stop = 0;
+	pid_t pids[16];
+	__u64 val;
+	__u32 key, id;
+
+	CHECK(fd >= 0);
+	id = map_id(fd);
+	for (i = 0; i < 2; i++) {
+		threads[i] = (struct stress_thread){ fd, 100000u * (__u32)(i + 1), &stop, 0 };
+		CHECK(!pthread_create(&tids[i], NULL, stress_updates, &threads[i]));
+	}
+	for (i = 0; i < 16; i++) {
+		pids[i] = fork();
+		CHECK(pids[i] >= 0);
+		if (!pids[i]) {
+			for (key = (__u32)i * 1000; i == 7 || key < (__u32)i * 1000 + 100; key++) {
+				val = key;
+				CHECK(!bpf_map_update_elem(fd, &key, &val, BPF_ANY));
+				if (key % 1000 == 999)
+					key = (__u32)i * 1000; /* the one to be killed keeps going */
+			}
+			_exit(0);
+		}
+	}
+	CHECK(!kill(pids[7], SIGKILL));
+	for (i = 0; i < 16; i++) {
+		CHECK(waitpid(pids[i], &status, 0) == pids[i]);
+		CHECK(i == 7 ? WIFSIGNALED(status) : WIFEXITED(status) && !WEXITSTATUS(status));
+	}
+	atomic_store(&stop, 1);
+	for (i = 0; i < 2; i++) {
+		CHECK(!pthread_join(tids[i], NULL));
+		CHECK(threads[i].done > 0);
+	}
+	for (i = 0; i < 16; i++) {
+		for (key = (__u32)i * 1000; i != 7 && key < (__u32)i * 1000 + 100; key++)
+			CHECK(!bpf_map_lookup_elem(fd, &key, &val) && val == key);
+	}
+	CHECK(!close(fd));
+	errno = 0;
+	CHECK(bpf_map_get_fd_by_id(id) < 0 && errno == ENOENT);
+}
+
 extern char **environ;
 
 /* Runs @argv with NSBPF_HOST=@host added to our environment; stdout to @out_fd if >= 0. */
@@ -624,6 +714,7 @@ static const struct {
 	{ "mmap", check_mmap },
 	{ "fork_mmap", check_fork_mmap },
 	{ "host_join", check_host_join },
+	{ "fork_stress", check_fork_stress },
 	{ "join", check_join },
 };
 
