@@ -32,6 +32,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <urcu/urcu-memb.h>
 
 #include "nsbpf/bpf.h"
 #include "shim.h"
@@ -437,7 +438,6 @@ static __attribute__((noreturn)) void host_main(struct nsbpf_runtime *rt,
 	size_t i;
 	int n;
 
-	shim_set_host();
 	prctl(PR_SET_NAME, "nsbpf-host");
 	signal(SIGPIPE, SIG_IGN);
 	if (chdir("/"))
@@ -494,17 +494,36 @@ int shim_host_start(struct nsbpf_runtime *rt, struct nsbpf_task *task)
 	err = nsbpf_fd_share_all(rt, &peers, &nr_peers);
 	if (err)
 		goto err_close;
-	pid = shim_libc()->fork();
+	/*
+	 * The forks are _Fork(): no fork handler runs in the middle process, which only forks
+	 * again and exits, nor in the host, which sets itself up below. Everything they would
+	 * do is done here: the runtime's workers end (nothing is copied in the middle of a
+	 * work item or holding a lock), call_rcu's threads pause.
+	 */
+	nsbpf_runtime_before_fork(rt);
+	urcu_memb_call_rcu_before_fork();
+	pid = _Fork();
 	if (pid == 0) {
 		/* The middle process: gone at once, so that the host is nobody's child. */
-		pid = shim_libc()->fork();
+		pid = _Fork();
 		if (pid)
 			_exit(pid < 0 ? 1 : 0);
+		/* wrappers pass to libc before any worker of the runtime runs again */
+		shim_set_host();
+		urcu_memb_call_rcu_after_fork_child();
+		if (nsbpf_runtime_after_fork_child(rt))
+			_exit(1);
 		close(sv[1]);
 		host_main(rt, task, sv[0], origin, fds, nr_fds);
 	}
+	urcu_memb_call_rcu_after_fork_parent();
+	/* The runtime here is left for good if the host starts; else it goes on. */
+	if (pid < 0)
+		nsbpf_runtime_after_fork_parent(rt);
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status)) {
+		if (pid >= 0)
+			nsbpf_runtime_after_fork_parent(rt);
 		/*
 		 * The fds are sockets now, but the table still knows them by number; the
 		 * runtime keeps the peers (their files are released when it is freed).

@@ -848,6 +848,8 @@ void shim_set_host(void)
 {
 	shim_is_host = true;
 	shim_fork_locked = false;
+	/* copied held by the thread that forked: nothing here takes it again */
+	pthread_rwlock_init(&shim_fork_lock, NULL);
 }
 
 /*
@@ -863,10 +865,8 @@ static int shim_become_client(struct nsbpf_runtime *rt)
 	shim_depth++;
 	pthread_rwlock_wrlock(&shim_fork_lock);
 	shim_fork_locked = true;
+	/* On success the copy left here is not used again: its workers stay ended. */
 	err = shim_client_active() ? 0 : shim_host_start(rt, shim_task);
-	/* The copy left here is not used again: its workers may go. */
-	if (!err)
-		nsbpf_runtime_before_fork(rt);
 	shim_fork_locked = false;
 	pthread_rwlock_unlock(&shim_fork_lock);
 	shim_depth--;
