@@ -139,6 +139,7 @@ struct nsbpf_vm_run {
 	struct nsbpf_vm_region regions[NSBPF_VM_MAX_REGIONS];
 	uint32_t nr_regions;
 	uint32_t nr_fixed_regions; /* the first ones, kept across runs */
+	uint32_t nr_lent_regions;  /* after them: for the next exec only */
 	/*
 	 * embedder: instructions allowed per exec; 0 = no limit. Checked at taken jumps,
 	 * calls and helper calls (every loop takes one), so a run may overshoot it by one
@@ -172,6 +173,15 @@ void nsbpf_vm_run_init(struct nsbpf_vm_run *run);
  */
 int nsbpf_vm_run_add_region(struct nsbpf_vm_run *run, const void *start, uint64_t len,
 			    uint32_t flags);
+/*
+ * Grants [start, start+len) to the next nsbpf_vm_exec() only (memory a program gets for one
+ * run, such as its global data); dropped when that exec returns. Outside a run. -E2BIG when
+ * the table is full, -EBUSY inside a run.
+ */
+int nsbpf_vm_run_lend_region(struct nsbpf_vm_run *run, const void *start, uint64_t len,
+			     uint32_t flags);
+/* Takes back what was lent and not yet used (a run that will not happen after all). */
+void nsbpf_vm_run_drop_lent_regions(struct nsbpf_vm_run *run);
 /* Drops every region (keeping the stack); for reusing a run context with new memory. */
 void nsbpf_vm_run_clear_regions(struct nsbpf_vm_run *run);
 /* 0 if the program may access [addr, addr+len) with `flags`, else -EFAULT. */

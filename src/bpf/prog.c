@@ -1127,19 +1127,20 @@ int bpf_prog_run(const struct bpf_prog *prog, struct nsbpf_vm_run *run, void *ct
 {
 	struct bpf_prog *p = (struct bpf_prog *)prog; /* statistics only */
 	struct bpf_run_ctx run_ctx = { .prog = prog, .nr_reserved = 0 };
-	uint32_t nr_fixed = run->nr_fixed_regions;
 	void *saved_user = run->user;
 	bool stats = atomic_load_explicit(&prog->st->stats_enabled, memory_order_relaxed) > 0;
 	uint64_t start = 0;
 	int err = 0;
 
-	/* the program's global data, for this run only: dropped again below */
+	/* the program's global data, for this run only */
 	for (uint32_t i = 0; i < prog->nr_value_regions && !err; i++)
-		err = nsbpf_vm_run_add_region(run, prog->value_regions[i].start,
-					      prog->value_regions[i].len,
-					      prog->value_regions[i].flags);
-	if (err)
-		goto out_restore;
+		err = nsbpf_vm_run_lend_region(run, prog->value_regions[i].start,
+					       prog->value_regions[i].len,
+					       prog->value_regions[i].flags);
+	if (err) {
+		nsbpf_vm_run_drop_lent_regions(run);
+		return err;
+	}
 	run->user = &run_ctx;
 	bpf_rcu_thread_online();
 	if (stats)
@@ -1154,10 +1155,6 @@ int bpf_prog_run(const struct bpf_prog *prog, struct nsbpf_vm_run *run, void *ct
 		atomic_fetch_add_explicit(&p->run_cnt, 1, memory_order_relaxed);
 	}
 	run->user = saved_user;
-
-out_restore:
-	run->nr_regions = nr_fixed;
-	run->nr_fixed_regions = nr_fixed;
 	return err;
 }
 

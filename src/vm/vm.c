@@ -163,10 +163,35 @@ int nsbpf_vm_run_add_region(struct nsbpf_vm_run *run, const void *start, uint64_
 	return 0;
 }
 
+int nsbpf_vm_run_lend_region(struct nsbpf_vm_run *run, const void *start, uint64_t len,
+			     uint32_t flags)
+{
+	uint32_t fixed = run->nr_fixed_regions;
+	int err;
+
+	if (run->prog)
+		return -EBUSY;
+	/* what was lent before and not yet used stays lent */
+	run->nr_regions = fixed + run->nr_lent_regions;
+	err = nsbpf_vm_run_add_region(run, start, len, flags);
+	/* add_region counted it as fixed: it is not */
+	run->nr_fixed_regions = fixed;
+	if (!err)
+		run->nr_lent_regions++;
+	return err;
+}
+
+void nsbpf_vm_run_drop_lent_regions(struct nsbpf_vm_run *run)
+{
+	run->nr_lent_regions = 0;
+	run->nr_regions = run->nr_fixed_regions;
+}
+
 void nsbpf_vm_run_clear_regions(struct nsbpf_vm_run *run)
 {
 	run->nr_regions = 0;
 	run->nr_fixed_regions = 0;
+	run->nr_lent_regions = 0;
 }
 
 int nsbpf_vm_run_check_access(const struct nsbpf_vm_run *run, uintptr_t addr, uint64_t len,
@@ -223,15 +248,18 @@ void nsbpf_vm_run_fail(struct nsbpf_vm_run *run, int err, const char *fmt, ...)
 int nsbpf_vm_exec(const struct nsbpf_vm_prog *prog, struct nsbpf_vm_run *run, uint64_t r1,
 		  uint64_t r2, uint64_t *ret)
 {
+	int err;
+
 	/* vm_interp() clears run->prog when the run ends. */
-	run->nr_regions = run->nr_fixed_regions;
+	run->nr_regions = run->nr_fixed_regions + run->nr_lent_regions;
 	run->prog = prog;
 	run->tail_calls = 0;
 	run->depth = 0;
 	run->insn_count = 0;
 	run->err = 0;
-	/* a tail call: nothing of this frame is needed afterwards, so it costs no frame */
-	return vm_interp(prog, run, prog->ops, r1, r2, ret);
+	err = vm_interp(prog, run, prog->ops, r1, r2, ret);
+	run->nr_lent_regions = 0;
+	return err;
 }
 
 int nsbpf_vm_call_func(struct nsbpf_vm_run *run, uint64_t func, const uint64_t args[5],

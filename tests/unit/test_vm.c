@@ -596,6 +596,35 @@ static void test_regions_outside_exec_persist(void **state)
 	free(b);
 }
 
+/* Lent memory is the next exec's only; the fixed regions stay; what is dropped is gone. */
+static void test_lent_regions_last_one_exec(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *fixed = calloc(1, 4), *lent = calloc(1, 4);
+	const struct nsbpf_insn insns[] = { LDX_B(0, 1, 0), EXIT() };
+	uint64_t r0 = 0;
+
+	assert_non_null(fixed);
+	assert_non_null(lent);
+	fixed[0] = 0x11;
+	lent[0] = 0x22;
+	add_region(&f->run, fixed, 4, NSBPF_VM_READ);
+	assert_int_equal(nsbpf_vm_run_lend_region(&f->run, lent, 4, NSBPF_VM_READ), 0);
+	assert_int_equal(run_prog(f, insns, N(insns), (uintptr_t)lent, 0, &r0), 0);
+	assert_int_equal(r0, 0x22);
+	/* the next exec does not have it, and still has the fixed one */
+	assert_int_equal(run_prog(f, insns, N(insns), (uintptr_t)lent, 0, &r0), -EFAULT);
+	assert_int_equal(run_prog(f, insns, N(insns), (uintptr_t)fixed, 0, &r0), 0);
+	assert_int_equal(r0, 0x11);
+	/* lent, then taken back before any exec */
+	assert_int_equal(nsbpf_vm_run_lend_region(&f->run, lent, 4, NSBPF_VM_READ), 0);
+	nsbpf_vm_run_drop_lent_regions(&f->run);
+	assert_int_equal(run_prog(f, insns, N(insns), (uintptr_t)lent, 0, &r0), -EFAULT);
+	assert_int_equal(f->run.nr_fixed_regions, 1);
+	free(fixed);
+	free(lent);
+}
+
 static void test_region_table(void **state)
 {
 	struct fixture *f = *state;
@@ -1443,6 +1472,7 @@ int main(void)
 		T(test_region_exact_fit_and_one_past),
 		T(test_stack_bounds_and_alignment),
 		T(test_regions_outside_exec_persist),
+		T(test_lent_regions_last_one_exec),
 		T(test_region_table),
 		T(test_check_access),
 		T(test_helper_check_access),
