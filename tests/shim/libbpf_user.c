@@ -543,6 +543,48 @@ static void *stress_updates(void *arg)
 	return NULL;
 }
 
+/* An sk_lookup program: SK_PASS. */
+static int load_sk_lookup(void)
+{
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_SK_LOOKUP);
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = SK_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+
+	return bpf_prog_load(BPF_PROG_TYPE_SK_LOOKUP, "shim_sl", "GPL", insns, 2, &opts);
+}
+
+/*
+ * Namespace teardown is deferred work: a namespace left by its last user goes on a worker
+ * (the host's, in a process that forked), and its links become defunct only then. Waits up
+ * to 10 s for that.
+ */
+static void check_ns_teardown_runs(void)
+{
+	struct bpf_link_info info;
+	int home = open("/proc/self/ns/net", O_RDONLY), ns, prog = load_sk_lookup(), link, i;
+	__u32 len;
+
+	CHECK(home >= 0 && prog >= 0);
+	CHECK(!unshare(CLONE_NEWNET));
+	ns = open("/proc/self/ns/net", O_RDONLY);
+	CHECK(ns >= 0);
+	link = bpf_link_create(prog, ns, BPF_SK_LOOKUP, NULL);
+	CHECK(link >= 0);
+	CHECK(!setns(home, CLONE_NEWNET) && !close(ns));
+	for (i = 0; i < 1000; i++) {
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		CHECK(!bpf_obj_get_info_by_fd(link, &info, &len));
+		if (!info.netns.netns_ino)
+			break;
+		usleep(10000);
+	}
+	CHECK(!info.netns.netns_ino);
+	CHECK(!close(link) && !close(prog) && !close(home));
+}
+
 /*
  * Many processes on one runtime: threads keep updating a map while the process forks 16
  * children, each of which writes its own keys and exits, one of them killed in the middle of
@@ -570,6 +612,8 @@ static void check_fork_stress(void)
 		pids[i] = fork();
 		CHECK(pids[i] >= 0);
 		if (!pids[i]) {
+			/* should the parent fail, this child (the one that never ends) goes too */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			for (key = (__u32)i * 1000; i == 7 || key < (__u32)i * 1000 + 100; key++) {
 				val = key;
 				CHECK(!bpf_map_update_elem(fd, &key, &val, BPF_ANY));
@@ -596,6 +640,7 @@ static void check_fork_stress(void)
 	CHECK(!close(fd));
 	errno = 0;
 	CHECK(bpf_map_get_fd_by_id(id) < 0 && errno == ENOENT);
+	check_ns_teardown_runs();
 }
 
 extern char **environ;
