@@ -5,14 +5,17 @@
  *
  * Three operations: BPF_PROG_LOAD of a 4-instruction socket filter and close() of its fd;
  * BPF_MAP_UPDATE_ELEM on a hash map (4-byte key, 8-byte value, keys cycling within
- * max_entries); a network namespace created and destroyed. Each runs on one of three
+ * max_entries); a network namespace created and destroyed. Each runs on one of four
  * backends, one process each:
  *
  *   kernel  syscall(__NR_bpf), close() and unshare(CLONE_NEWNET) on the live kernel (root);
  *   inproc  nsbpf_sys_bpf(), nsbpf_fd_close() and nsbpf_task_unshare() on a runtime in this
  *           process;
  *   shim    the kernel backend's very code, with libnsbpf-preload.so in LD_PRELOAD answering
- *           those calls.
+ *           those calls in-process;
+ *   client  the same, in a process that has forked once first: the shim has handed its
+ *           runtime to a host process, and every call is a request to that host (the path
+ *           of any process that forked or received a bpf fd, and of its children).
  *
  * Without --backend the program is the driver: it runs each backend as a child (itself, by
  * /proc/self/exe), reads the result lines the child prints and prints one table with the
@@ -23,7 +26,8 @@
  * workqueue, the runtime's worker thread), so a batch is only over once everything it released
  * is gone: nsbpf_runtime_flush() in-process; the shim's fork handler, which flushes the runtime
  * before any fork, under the shim; and on the kernel, a probe that succeeds only when no
- * namespace created by the batch is still alive (see kernel_ns_drain()).
+ * namespace created by the batch is still alive (see kernel_ns_drain()). A client cannot make
+ * its host flush, so for it only the creation of namespaces is timed.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -38,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -52,13 +57,14 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-enum backend { BK_KERNEL, BK_INPROC, BK_SHIM, NR_BACKENDS };
+enum backend { BK_KERNEL, BK_INPROC, BK_SHIM, BK_CLIENT, NR_BACKENDS };
 
-static const char *const backend_names[NR_BACKENDS] = { "kernel", "inproc", "shim" };
+static const char *const backend_names[NR_BACKENDS] = { "kernel", "inproc", "shim", "client" };
 static const char *const backend_titles[NR_BACKENDS] = {
 	"kernel (syscall(__NR_bpf), unshare(2) on Linux)",
 	"in-process (nsbpf_sys_bpf(), nsbpf_task_unshare())",
-	"shim (the kernel code path, served by libnsbpf-preload.so)",
+	"shim (the kernel code path, served by libnsbpf-preload.so in-process)",
+	"client (the kernel code path under the shim after a fork: served by the shim's host)",
 };
 
 static enum backend backend;
@@ -233,12 +239,33 @@ static long kernel_ns_drain(void)
 	return set_ns_limit(1000000);
 }
 
-/* Waits for the shim's runtime to tear down what was released: see shim_fork_prepare(). */
+/*
+ * Waits for the shim's runtime to tear down what was released: glibc's fork() runs the shim's
+ * prepare handler, which waits for the runtime's workers to go idle (shim_fork_prepare()).
+ * Not through fork() as the program resolves it, which is the shim's wrapper: that hands the
+ * runtime to a host process first and leaves this process its client, so that every later
+ * call of the "shim" backend would be a request to the host (the "client" backend). glibc's
+ * own fork(), looked up in libc itself, still runs the atfork handlers.
+ */
 static int shim_ns_flush(void)
 {
+	static pid_t (*libc_fork)(void);
 	int status;
-	pid_t pid = fork();
+	pid_t pid;
 
+	if (!libc_fork) {
+		void *libc = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
+
+		if (libc) {
+			libc_fork = (pid_t(*)(void))dlsym(libc, "fork");
+			dlclose(libc);
+		}
+		if (!libc_fork) {
+			snprintf(why, sizeof(why), "libc's fork() not found");
+			return -ENOSYS;
+		}
+	}
+	pid = libc_fork();
 	if (pid < 0) {
 		snprintf(why, sizeof(why), "fork: %s", strerror(errno));
 		return -errno;
@@ -311,6 +338,9 @@ static long ns_run(uint64_t n)
 		break;
 	case BK_SHIM:
 		err = shim_ns_flush();
+		break;
+	case BK_CLIENT:
+		/* Teardown is the host's, and nothing a client sends waits for it. */
 		break;
 	case BK_KERNEL:
 		/* The probe is one more namespace created, and one more destroyed. */
@@ -460,8 +490,11 @@ static int measure(const struct op *op)
 	if (op->teardown)
 		op->teardown();
 	rate = median(rates, batches, &spread);
-	printf("RESULT %s %.1f %.4f %u %llu %llu\n", op->name, rate, spread, batches,
-	       (unsigned long long)n, (unsigned long long)total);
+	if (op->run == ns_run && backend == BK_CLIENT)
+		printf("n/a %s destroy not waited for: a client cannot flush its host\n", op->name);
+	else
+		printf("RESULT %s %.1f %.4f %u %llu %llu\n", op->name, rate, spread, batches,
+		       (unsigned long long)n, (unsigned long long)total);
 	if (op->run == ns_run) {
 		rate = median(create_rates, batches, &spread);
 		printf("RESULT %s-create %.1f %.4f %u %llu %llu\n", op->name, rate, spread, batches,
@@ -537,13 +570,71 @@ static const char *syscall_provider(void)
 	return info.dli_fname;
 }
 
+/*
+ * Whether a bpf fd of this process is a socket: under the shim, it is one of a host's files
+ * in a client and a dup of the runtime's eventfd in-process. -errno if no map could be made.
+ */
+static int bpf_fd_is_socket(void)
+{
+	union bpf_attr attr;
+	struct stat st;
+	int ret;
+	long fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_type = BPF_MAP_TYPE_ARRAY;
+	attr.key_size = 4;
+	attr.value_size = 4;
+	attr.max_entries = 1;
+	fd = sys_bpf(BPF_MAP_CREATE, &attr);
+	if (fd < 0)
+		return (int)fd;
+	ret = fstat((int)fd, &st) ? -errno : S_ISSOCK(st.st_mode);
+	fd_close((int)fd);
+	return ret;
+}
+
+/*
+ * Makes this process a client of a host, as fork() under the shim makes any process that has
+ * a runtime: the map made by bpf_fd_is_socket() makes the runtime exist (a process without
+ * one forks plainly), then a fork through the shim's wrapper hands it to a new host.
+ */
+static int become_client(void)
+{
+	int status, ret = bpf_fd_is_socket();
+	pid_t pid;
+
+	if (ret < 0) {
+		printf("FAIL setup BPF_MAP_CREATE: %s\n", strerror(-ret));
+		return 1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		printf("FAIL setup fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (!pid)
+		_exit(0);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		printf("FAIL setup the forked child failed\n");
+		return 1;
+	}
+	ret = bpf_fd_is_socket();
+	if (ret != 1) {
+		printf("FAIL setup %s%s\n", ret < 0 ? "BPF_MAP_CREATE as a client: " : "",
+		       ret < 0 ? strerror(-ret) : "still in-process after fork(): no host serves");
+		return 1;
+	}
+	return 0;
+}
+
 static int run_backend(void)
 {
 	bool shimmed = strstr(syscall_provider(), "nsbpf-preload") != NULL;
 	int fail = 0, err;
 
 	/* A shim backend that reached the kernel, or the reverse, would print wrong labels. */
-	if (shimmed != (backend == BK_SHIM)) {
+	if (shimmed != (backend == BK_SHIM || backend == BK_CLIENT)) {
 		printf("FAIL setup backend %s but syscall() comes from %s\n",
 		       backend_names[backend], syscall_provider());
 		return 1;
@@ -559,11 +650,19 @@ static int run_backend(void)
 			return 1;
 		}
 	}
-	if (backend != BK_KERNEL)
+	if (backend == BK_CLIENT && become_client())
+		return 1;
+	/* Not for a client: its host's teardown cannot be waited for. */
+	if (backend == BK_INPROC || backend == BK_SHIM)
 		fail |= ns_mass(quick ? 2000 : 100000);
 	for (uint32_t i = 0; i < ARRAY_SIZE(ops); i++)
 		if (ops[i].run)
 			fail |= measure(&ops[i]);
+	/* Had anything made it a host's client, its figures would be the client's. */
+	if (backend == BK_SHIM && bpf_fd_is_socket()) {
+		printf("FAIL check the shim backend ended as a host's client, or without bpf()\n");
+		fail = 1;
+	}
 	if (backend == BK_INPROC) {
 		nsbpf_task_exit(task);
 		nsbpf_runtime_free(rt);
@@ -633,6 +732,8 @@ static int run_child(const char *self, enum backend b, const char *shim)
 		close(pipefd[1]);
 		if (shim) {
 			setenv("LD_PRELOAD", shim, 1);
+			/* A host named there would make the shim backend a client too. */
+			unsetenv("NSBPF_HOST");
 #ifdef NSBPF_SANITIZE
 			/*
 			 * libasan is loaded after the preloaded shim, and the shim's runtime is
@@ -686,10 +787,18 @@ static void print_cell(enum backend b, uint32_t i)
 
 static void print_ratio(enum backend b, uint32_t i)
 {
-	if (results[b].have[i] && results[BK_KERNEL].have[i])
-		printf(" %8.1fx |", results[b].rate[i] / results[BK_KERNEL].rate[i]);
-	else
+	double v;
+
+	if (!results[b].have[i] || !results[BK_KERNEL].have[i]) {
 		printf(" %9s |", "n/a");
+		return;
+	}
+	v = results[b].rate[i] / results[BK_KERNEL].rate[i];
+	/* Below 1 (the client), one decimal would round the figure away. */
+	if (v < 1)
+		printf(" %8.2gx |", v);
+	else
+		printf(" %8.1fx |", v);
 }
 
 static void print_table(void)
@@ -699,17 +808,17 @@ static void print_table(void)
 	printf("\n%s: ops/s, median of the batches; +-%% is half the interquartile range in %% "
 	       "of the median\n",
 	       quick ? "--quick (too short to mean anything)" : "Operations per second");
-	printf("%-42s | %16s | %16s | %16s | %9s | %9s | %s\n", "operation", "kernel      +-%",
-	       "in-process  +-%", "shim        +-%", "inproc/k", "shim/k", "target (in-process)");
+	printf("%-42s | %16s | %16s | %16s | %16s | %9s | %9s | %9s | %s\n", "operation",
+	       "kernel      +-%", "in-process  +-%", "shim        +-%", "client      +-%",
+	       "inproc/k", "shim/k", "client/k", "target (in-process)");
 	for (uint32_t i = 0; i < ARRAY_SIZE(ops); i++) {
 		const struct op *op = &ops[i];
 
 		printf("%-42s |", op->title);
-		print_cell(BK_KERNEL, i);
-		print_cell(BK_INPROC, i);
-		print_cell(BK_SHIM, i);
-		print_ratio(BK_INPROC, i);
-		print_ratio(BK_SHIM, i);
+		for (enum backend b = BK_KERNEL; b < NR_BACKENDS; b++)
+			print_cell(b, i);
+		for (enum backend b = BK_INPROC; b < NR_BACKENDS; b++)
+			print_ratio(b, i);
 		if (results[BK_INPROC].have[i] && k->have[i] && !quick)
 			printf(" >= %.0fx: %s\n", op->target,
 			       results[BK_INPROC].rate[i] >= op->target * k->rate[i] ? "met"
@@ -719,7 +828,9 @@ static void print_table(void)
 	}
 	printf("kernel = raw syscalls on the live kernel; in-process = nsbpf_sys_bpf() and "
 	       "nsbpf_task_unshare() on a runtime in the process; shim = the kernel backend's "
-	       "code under LD_PRELOAD=libnsbpf-preload.so.\n");
+	       "code under LD_PRELOAD=libnsbpf-preload.so; client = the same in a process that "
+	       "has forked once, whose calls go to the shim's host process (netns: creation "
+	       "only).\n");
 	printf("The issue's own kernel figures, for comparison:");
 	for (uint32_t i = 0; i < ARRAY_SIZE(ops); i++) {
 		char buf[32];
@@ -759,14 +870,16 @@ static int driver(const char *shim)
 		return 2;
 	self[len] = 0;
 	printf("nsbpf-bench-ctl: control-plane operations per second, kernel against nsbpf "
-	       "in-process and under the shim\n");
+	       "in-process and under the shim (in-process and as a host's client)\n");
 	fail |= run_child(self, BK_KERNEL, NULL);
 	fail |= run_child(self, BK_INPROC, NULL);
-	if (!shim[0] || access(shim, R_OK))
-		printf("  shim  | SKIP the preload shim is not %s\n",
-		       shim[0] ? "built yet" : "part of this build");
-	else
-		fail |= run_child(self, BK_SHIM, shim);
+	for (enum backend b = BK_SHIM; b <= BK_CLIENT; b++) {
+		if (!shim[0] || access(shim, R_OK))
+			printf("  %-6s| SKIP the preload shim is not %s\n", backend_names[b],
+			       shim[0] ? "built yet" : "part of this build");
+		else
+			fail |= run_child(self, b, shim);
+	}
 	print_table();
 	if (fail)
 		printf("FAIL: an operation failed (see the lines above)\n");
@@ -778,11 +891,11 @@ static int driver(const char *shim)
 static void usage(const char *argv0)
 {
 	fprintf(stderr,
-		"usage: %s [--quick] [--backend kernel|inproc|shim] [--shim PATH]\n"
+		"usage: %s [--quick] [--backend kernel|inproc|shim|client] [--shim PATH]\n"
 		"  Control-plane operations per second: nsbpf against the kernel.\n"
 		"  --quick            a few operations of each kind; checks they all succeed\n"
 		"  --backend NAME     one backend in this process, result lines only\n"
-		"                     (shim: run with LD_PRELOAD=libnsbpf-preload.so)\n"
+		"                     (shim, client: run with LD_PRELOAD=libnsbpf-preload.so)\n"
 		"  --shim PATH        the preload shim for the driver (default: this build's)\n",
 		argv0);
 }
