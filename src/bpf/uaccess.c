@@ -155,53 +155,62 @@ __attribute__((noinline)) static int uaccess_copy(void *dst, const void *src, si
 	return 0;
 }
 
-int copy_from_user(void *dst, const void *usrc, size_t len)
+/* A copy to or from @user, memory of this process, whatever the thread acts for. */
+static int copy_here(void *dst, const void *src, size_t len, const void *user)
 {
-	const struct nsbpf_caller *caller = bpf_caller;
-
 	if (!len)
 		return 0;
-	if (!uaccess_ok(usrc, len))
+	if (!uaccess_ok(user, len))
 		return -EFAULT;
-	if (caller)
-		return caller->ops->read(caller->ctx, dst, (uint64_t)(uintptr_t)usrc, len);
-	return uaccess_copy(dst, usrc, len);
-}
-
-int copy_to_user(void *udst, const void *src, size_t len)
-{
-	const struct nsbpf_caller *caller = bpf_caller;
-
-	if (!len)
-		return 0;
-	if (!uaccess_ok(udst, len))
-		return -EFAULT;
-	if (caller)
-		return caller->ops->write(caller->ctx, (uint64_t)(uintptr_t)udst, src, len);
-	return uaccess_copy(udst, src, len);
+	return uaccess_copy(dst, src, len);
 }
 
 /*
  * Reads one byte at a time up to the NUL (the string may end just before an unmapped page):
  * strings here are paths, short and rare.
  */
-long strncpy_from_user(char *dst, const void *usrc, size_t count)
+static long strncpy_here(char *dst, const void *usrc, size_t count)
 {
-	const struct nsbpf_caller *caller = bpf_caller;
 	size_t i;
-
-	/* One round trip to a caller elsewhere, not one per byte. */
-	if (caller)
-		return caller->ops->read_str(caller->ctx, dst, (uint64_t)(uintptr_t)usrc, count);
 
 	for (i = 0; i < count; i++) {
 		/* integer arithmetic: usrc may be NULL or wild, which pointer arithmetic may not */
-		if (copy_from_user(&dst[i], (const void *)((uintptr_t)usrc + i), 1))
+		const void *at = (const void *)((uintptr_t)usrc + i);
+
+		if (copy_here(&dst[i], at, 1, at))
 			return -EFAULT;
 		if (!dst[i])
 			return (long)i;
 	}
 	return (long)count;
+}
+
+int copy_from_user(void *dst, const void *usrc, size_t len)
+{
+	const struct nsbpf_caller *caller = bpf_caller;
+
+	if (caller && len && uaccess_ok(usrc, len))
+		return caller->ops->read(caller->ctx, dst, (uint64_t)(uintptr_t)usrc, len);
+	return copy_here(dst, usrc, len, usrc);
+}
+
+int copy_to_user(void *udst, const void *src, size_t len)
+{
+	const struct nsbpf_caller *caller = bpf_caller;
+
+	if (caller && len && uaccess_ok(udst, len))
+		return caller->ops->write(caller->ctx, (uint64_t)(uintptr_t)udst, src, len);
+	return copy_here(udst, src, len, udst);
+}
+
+long strncpy_from_user(char *dst, const void *usrc, size_t count)
+{
+	const struct nsbpf_caller *caller = bpf_caller;
+
+	/* One round trip to a caller elsewhere, not one per byte. */
+	if (caller)
+		return caller->ops->read_str(caller->ctx, dst, (uint64_t)(uintptr_t)usrc, count);
+	return strncpy_here(dst, usrc, count);
 }
 
 static int bpf_uaccess_copy_from(const struct bpf_uaccess *ua, void *dst, uint64_t src, size_t len)
@@ -224,33 +233,15 @@ const struct bpf_uaccess bpf_uaccess_user = {
 
 int nsbpf_copy_from_user(void *dst, const void *src, size_t len)
 {
-	const struct nsbpf_caller *caller = bpf_caller;
-	int err;
-
-	bpf_caller = NULL;
-	err = copy_from_user(dst, src, len);
-	bpf_caller = caller;
-	return err;
+	return copy_here(dst, src, len, src);
 }
 
 int nsbpf_copy_to_user(void *dst, const void *src, size_t len)
 {
-	const struct nsbpf_caller *caller = bpf_caller;
-	int err;
-
-	bpf_caller = NULL;
-	err = copy_to_user(dst, src, len);
-	bpf_caller = caller;
-	return err;
+	return copy_here(dst, src, len, dst);
 }
 
 long nsbpf_strncpy_from_user(char *dst, const void *src, size_t count)
 {
-	const struct nsbpf_caller *caller = bpf_caller;
-	long ret;
-
-	bpf_caller = NULL;
-	ret = strncpy_from_user(dst, src, count);
-	bpf_caller = caller;
-	return ret;
+	return strncpy_here(dst, src, count);
 }
