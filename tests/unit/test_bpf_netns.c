@@ -40,6 +40,8 @@
 #include "nsbpf/bpf.h"
 #include "nsbpf/runtime.h"
 
+#include "bpf/bpf-netns.h"
+#include "core/runtime.h"
 #include "fd_count.h"
 
 #define SK_LOOKUP_MAX 64 /* links per namespace */
@@ -270,6 +272,107 @@ static int task_net_fd(struct nsbpf_runtime *rt, struct nsbpf_task *task, uint32
 static void close_fd(struct nsbpf_runtime *rt, int fd)
 {
 	assert_int_equal(nsbpf_fd_close(rt, fd), 0);
+}
+
+/* ---- 0. What the data path reads ----------------------------------------------------------- */
+
+/* The ids the run array of @net_h for @type holds, in order; -1 when there is none. */
+static int run_array_ids(struct nsbpf_runtime *rt, struct nsbpf_net *net_h,
+			 enum netns_bpf_attach_type type, uint32_t *ids)
+{
+	struct bpf_prog_array *array;
+	int n = -1;
+
+	rcu_read_lock();
+	array = netns_bpf_run_array(bpf_state_peek(rt), net_from_handle(net_h), type);
+	if (array) {
+		n = 0;
+		for (uint32_t i = 0; i < array->cnt; i++)
+			if (array->progs[i])
+				ids[n++] = bpf_prog_id(array->progs[i]);
+	}
+	rcu_read_unlock();
+	return n;
+}
+
+/*
+ * The run array follows the links in attach order, and the sk_lookup switch
+ * (bpf_sk_lookup_enabled) is on while any namespace has an sk_lookup link: off again after the
+ * last detach, close or teardown. A flow dissector does not turn it on.
+ */
+static void test_run_array_and_sk_lookup_switch(void **state)
+{
+	struct nsbpf_runtime *rt;
+	struct nsbpf_task *child;
+	struct nsbpf_net *init, *cnet;
+	int fds = count_fds(), prog_a, prog_b, flow, ns, cns, l1, l2, l3;
+	uint32_t ids[4], id_a, id_b;
+
+	(void)state;
+	assert_int_equal(nsbpf_runtime_new(NULL, &rt), 0);
+	prog_a = sk_lookup_load(rt);
+	prog_b = sk_lookup_load(rt);
+	flow = flow_load(rt);
+	id_a = prog_id(rt, prog_a);
+	id_b = prog_id(rt, prog_b);
+	assert_int_equal(nsbpf_net_get_init(rt, &init), 0);
+	ns = init_net_fd(rt);
+	assert_false(netns_bpf_sk_lookup_enabled(bpf_state_peek(rt)));
+	assert_int_equal(run_array_ids(rt, init, NETNS_BPF_SK_LOOKUP, ids), -1);
+
+	l3 = (int)link_create(rt, flow, ns, BPF_FLOW_DISSECTOR);
+	assert_true(l3 >= 0);
+	assert_false(netns_bpf_sk_lookup_enabled(bpf_state_peek(rt)));
+	assert_int_equal(run_array_ids(rt, init, NETNS_BPF_FLOW_DISSECTOR, ids), 1);
+	assert_int_equal(ids[0], prog_id(rt, flow));
+
+	l1 = (int)link_create(rt, prog_a, ns, BPF_SK_LOOKUP);
+	l2 = (int)link_create(rt, prog_b, ns, BPF_SK_LOOKUP);
+	assert_true(l1 >= 0 && l2 >= 0);
+	assert_true(netns_bpf_sk_lookup_enabled(bpf_state_peek(rt)));
+	assert_int_equal(run_array_ids(rt, init, NETNS_BPF_SK_LOOKUP, ids), 2);
+	assert_int_equal(ids[0], id_a);
+	assert_int_equal(ids[1], id_b);
+	/* an update changes the program in place */
+	assert_int_equal(link_update(rt, l1, prog_b, 0, 0), 0);
+	assert_int_equal(run_array_ids(rt, init, NETNS_BPF_SK_LOOKUP, ids), 2);
+	assert_int_equal(ids[0], id_b);
+
+	close_fd(rt, l1);
+	assert_true(netns_bpf_sk_lookup_enabled(bpf_state_peek(rt)));
+	assert_int_equal(run_array_ids(rt, init, NETNS_BPF_SK_LOOKUP, ids), 1);
+	assert_int_equal(ids[0], id_b);
+	assert_int_equal(link_detach(rt, l2), 0);
+	assert_false(netns_bpf_sk_lookup_enabled(bpf_state_peek(rt)));
+	assert_int_equal(run_array_ids(rt, init, NETNS_BPF_SK_LOOKUP, ids), -1);
+	/* closing the detached link does not count it off twice */
+	close_fd(rt, l2);
+	assert_false(netns_bpf_sk_lookup_enabled(bpf_state_peek(rt)));
+
+	/* a namespace torn down with its link attached turns it off too */
+	child = child_task(rt);
+	cns = task_net_fd(rt, child, NULL);
+	l1 = (int)link_create(rt, prog_a, cns, BPF_SK_LOOKUP);
+	assert_true(l1 >= 0);
+	assert_int_equal(nsbpf_task_get_net(child, &cnet), 0);
+	assert_int_equal(run_array_ids(rt, cnet, NETNS_BPF_SK_LOOKUP, ids), 1);
+	nsbpf_net_put(cnet);
+	assert_true(netns_bpf_sk_lookup_enabled(bpf_state_peek(rt)));
+	close_fd(rt, cns);
+	nsbpf_task_exit(child);
+	assert_int_equal(nsbpf_runtime_flush(rt), 0);
+	assert_false(netns_bpf_sk_lookup_enabled(bpf_state_peek(rt)));
+	close_fd(rt, l1);
+	assert_false(netns_bpf_sk_lookup_enabled(bpf_state_peek(rt)));
+
+	close_fd(rt, l3);
+	close_fd(rt, ns);
+	nsbpf_net_put(init);
+	close_fd(rt, prog_a);
+	close_fd(rt, prog_b);
+	close_fd(rt, flow);
+	nsbpf_runtime_free(rt);
+	assert_int_equal(count_fds(), fds);
 }
 
 /* ---- 1. Flow dissector: the initial namespace against the others ------------------------- */
@@ -1513,6 +1616,7 @@ int main(void)
 		cmocka_unit_test(test_direct_attach_replace_drops_old),
 		cmocka_unit_test(test_links_hold_programs_and_go_defunct),
 		cmocka_unit_test(test_sk_lookup_limit_per_namespace),
+		cmocka_unit_test(test_run_array_and_sk_lookup_switch),
 		cmocka_unit_test(test_runtime_free_with_attachments),
 		cmocka_unit_test(test_runtime_free_during_teardown),
 		cmocka_unit_test(test_state_creation_race_keeps_attachments),
